@@ -1,0 +1,1 @@
+"""The HTTP API: an app factory and one thin router module per feature."""

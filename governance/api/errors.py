@@ -1,0 +1,152 @@
+"""Maps the error tree to RFC 9457 problem documents. Nothing here ever shows a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from governance.errors import (
+    AuthError,
+    Conflict,
+    ConfigError,
+    Forbidden,
+    GovernanceError,
+    InputError,
+    LedgerError,
+    NotFound,
+    PayloadTooLarge,
+    Unauthenticated,
+    Unavailable,
+    UnsupportedMediaType,
+)
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "urn:governance-audit:problem:"
+
+_STATUS: list[tuple[type[GovernanceError], int]] = [
+    (NotFound, 404),
+    (PayloadTooLarge, 413),
+    (UnsupportedMediaType, 415),
+    (InputError, 400),
+    (Conflict, 409),
+    (Unauthenticated, 401),
+    (Forbidden, 403),
+    (AuthError, 403),
+    (Unavailable, 503),
+    (LedgerError, 500),
+    (ConfigError, 500),
+]
+
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    410: "Gone",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def status_for(error: GovernanceError) -> int:
+    """The HTTP status for an error of the tree."""
+    for cls, status in _STATUS:
+        if isinstance(error, cls):
+            return status
+    return 500
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    code: str | None = None,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """An ``application/problem+json`` response."""
+    body: dict[str, Any] = {
+        "type": f"{PROBLEM_BASE}{code}" if code else "about:blank",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+async def _governance_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, GovernanceError)
+    status = status_for(exc)
+    headers: dict[str, str] = {}
+    if isinstance(exc, Unauthenticated):
+        headers["WWW-Authenticate"] = 'Bearer realm="governance"'
+    if isinstance(exc, Unavailable):
+        headers["Retry-After"] = str(exc.retry_after)
+    detail = exc.message
+    if status >= 500 and not isinstance(exc, Unavailable):
+        log.error("request failed: %s", exc.message, extra={"path": request.url.path})
+        detail = "the server could not complete the request"
+    errors = exc.errors if isinstance(exc, InputError) and exc.errors else None
+    return problem(
+        status,
+        detail,
+        code=exc.code,
+        instance=request.url.path,
+        headers=headers,
+        hint=exc.hint if status < 500 else None,
+        errors=errors,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return problem(
+        exc.status_code,
+        str(exc.detail),
+        instance=request.url.path,
+        headers=dict(exc.headers or {}),
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"path": ".".join(str(p) for p in err.get("loc", ())), "message": str(err.get("msg"))}
+        for err in exc.errors()
+    ]
+    return problem(
+        400,
+        "the request is invalid",
+        code="invalid-input",
+        instance=request.url.path,
+        errors=errors,
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return problem(500, "the server could not complete the request", instance=request.url.path)
+
+
+def install(app: FastAPI) -> None:
+    """Register the problem+json handlers on ``app``."""
+    app.add_exception_handler(GovernanceError, _governance_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,124 @@
+"""Evidence documents: any file (a DPIA, a pen-test report, a ticket export) kept in the ledger."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from governance.api.deps import require, runtime
+from governance.api.errors import problem
+from governance.auth.keys import Principal, Role
+from governance.errors import InputError, NotFound, UnsupportedMediaType
+
+router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"])
+
+EVIDENCE_KIND = "evidence"
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_KEY_CHARS = re.compile(r"^[\x21-\x7e]+$")
+
+RECEIPT_EXAMPLE = {
+    "index": 41,
+    "kind": "evidence",
+    "leaf_hash": "5f3a…",
+    "sha256": "9b1c…",
+    "tree_size": 42,
+    "checkpoint": "governance-audit.local/ledger\n42\nq0…=\n\n— governance-audit.local/ledger …\n",
+    "inclusion_proof": ["aa…", "bb…"],
+    "duplicate": False,
+}
+
+
+def idempotency_key(request: Request, max_length: int) -> str | None:
+    """The ``Idempotency-Key`` header, validated; ``None`` when absent."""
+    value = request.headers.get("idempotency-key")
+    if value is None:
+        return None
+    if not 0 < len(value) <= max_length or not _KEY_CHARS.match(value):
+        raise InputError(
+            f"Idempotency-Key must be 1-{max_length} printable ASCII characters without spaces"
+        )
+    return value
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Store an evidence document (role ingest or admin)",
+    response_description="The ledger receipt: index, leaf hash, signed checkpoint, inclusion proof",
+    responses={
+        201: {"content": {"application/json": {"example": RECEIPT_EXAMPLE}}},
+        200: {"description": "the same document (or Idempotency-Key) was stored before"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def store_evidence(
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Role.INGEST, Role.ADMIN))],
+    content_type: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Keep the raw body with its ``Content-Type`` as a ledger entry of kind ``evidence``.
+
+    The default idempotency key is the body's SHA-256, so sending the same document again returns
+    the original receipt; an ``Idempotency-Key`` header overrides it.
+    """
+    rt = runtime(request)
+    if not content_type:
+        raise UnsupportedMediaType("a Content-Type header is required for evidence documents")
+    key = idempotency_key(request, rt.settings.max_idempotency_key_length)
+    body = await request.body()
+    if not body:
+        raise InputError("the evidence document is empty")
+    digest = hashlib.sha256(body).hexdigest()
+    receipt = await rt.ledger.append_async(
+        EVIDENCE_KIND,
+        body,
+        content_type,
+        subjects=[{"sha256": digest}],
+        fields={"submitted_by": principal.key_id},
+        idempotency_key=key,
+    )
+    data: dict[str, Any] = receipt.to_json()
+    return JSONResponse(
+        data,
+        status_code=200 if receipt.duplicate else 201,
+        headers={"Location": f"/api/v1/evidence/{digest}"},
+    )
+
+
+@router.get(
+    "/{sha256}",
+    summary="Fetch an evidence document by SHA-256 (role auditor or admin)",
+    response_class=Response,
+    responses={404: {"description": "unknown digest"}, 410: {"description": "erased"}},
+)
+async def get_evidence(
+    sha256: str,
+    request: Request,
+    _principal: Annotated[Principal, Depends(require(Role.AUDITOR, Role.ADMIN))],
+) -> Response:
+    """The document's bytes with their original media type; its ledger index in a header."""
+    if not _SHA256.match(sha256):
+        raise InputError("the digest must be 64 lowercase hex digits")
+    ledger = runtime(request).ledger
+    indexes = await run_in_threadpool(
+        ledger.indexes_for_subject, {"sha256": sha256}, EVIDENCE_KIND
+    )
+    if not indexes:
+        raise NotFound(f"no evidence document with SHA-256 {sha256}")
+    index = indexes[0]
+    record = await run_in_threadpool(ledger.entry, index)
+    data = await run_in_threadpool(ledger.payload, index)
+    headers = {"X-Ledger-Index": str(index)}
+    if data is None:
+        return problem(410, f"evidence {sha256} was erased", code="erased", headers=headers)
+    return Response(data, media_type=record.media_type, headers=headers)

@@ -1,0 +1,1 @@
+"""The ``governance`` command line: a Typer app with one module per feature."""

@@ -1,0 +1,147 @@
+"""``governance ledger``: checkpoints, audit, export, offline verification and erasure."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from governance.cli.common import EXIT_FAILED_CHECK, EXIT_OK, settings_from_env
+from governance.ledger.audit import AuditReport, audit_database
+from governance.ledger.bundle import export_bundle, verify_bundle
+from governance.ledger.checkpoint import NoteVerifier
+from governance.runtime import Runtime
+
+app = typer.Typer(help="The verifiable ledger.", no_args_is_help=True)
+
+
+@contextmanager
+def _progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr (hidden when stderr is not a terminal)."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+@contextmanager
+def _runtime(start: bool = False) -> Iterator[Runtime]:
+    runtime = Runtime.open(settings_from_env(), start=start)
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+
+
+def _print_report(report: AuditReport, as_json: bool, label: str) -> int:
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        rate = report.entries / report.seconds if report.seconds else 0.0
+        typer.echo(
+            f"{label}: {report.entries} entries, {report.checkpoints} checkpoints, "
+            f"root {report.root.hex()} ({report.seconds:.2f}s, {rate:,.0f} entries/s)"
+        )
+        if report.erased:
+            shown = ", ".join(str(i) for i in report.erased[:20])
+            more = "…" if len(report.erased) > 20 else ""
+            typer.echo(f"erased (payload deleted on record, not tampering): {shown}{more}")
+        first = report.first
+        if first is None:
+            typer.echo("OK: no damage found")
+        else:
+            typer.echo(f"FAILED: first problem at {first.describe()}")
+            if len(report.findings) > 1:
+                typer.echo(f"({len(report.findings) - 1} further problems, often consequences)")
+    return EXIT_OK if report.ok else EXIT_FAILED_CHECK
+
+
+@app.command()
+def checkpoint(
+    size: Annotated[int | None, typer.Option(help="Tree size (default: newest)")] = None,
+) -> None:
+    """Print a signed checkpoint note (C2SP tlog-checkpoint)."""
+    with _runtime() as rt:
+        typer.echo(rt.ledger.checkpoint(size), nl=False)
+
+
+@app.command("public-key")
+def public_key() -> None:
+    """Print the checkpoint verifier key (give it to auditors out of band)."""
+    with _runtime() as rt:
+        typer.echo(rt.ledger.verifier_key)
+
+
+@app.command()
+def audit(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+) -> None:
+    """Re-hash every payload, envelope and node, and check every checkpoint and the head.
+
+    Exit 0 when clean, 1 naming the first bad index and the kind of damage. Erased payloads
+    (with an erasure entry on record) are listed separately and are not damage.
+    """
+    with _runtime() as rt:
+        size, _root = rt.ledger.head()
+        with _progress("auditing", size) as advance:
+            report = audit_database(
+                rt.engine, NoteVerifier.from_verifier_key(rt.ledger.verifier_key), progress=advance
+            )
+    raise typer.Exit(_print_report(report, as_json, "audit"))
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option("--out", help="New directory to write the bundle to")],
+    no_payloads: Annotated[
+        bool, typer.Option("--no-payloads", help="Leave payload bytes out (envelopes only)")
+    ] = False,
+) -> None:
+    """Write entries, checkpoints, the public key and payloads to a bundle for offline checks."""
+    with _runtime() as rt:
+        size, _root = rt.ledger.head()
+        with _progress("exporting", size) as advance:
+            manifest = export_bundle(
+                rt.engine, rt.ledger.verifier_key, out, payloads=not no_payloads, progress=advance
+            )
+    typer.echo(f"exported {manifest['size']} entries to {out} (root {manifest['root']})")
+
+
+@app.command()
+def verify(
+    bundle: Annotated[Path, typer.Option("--bundle", help="Bundle directory from `export`")],
+    public_key: Annotated[
+        str | None,
+        typer.Option("--public-key", help="Verifier key obtained out of band (name+id+key)"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+) -> None:
+    """Verify an export bundle offline (no database, no server). Exit 0 clean, 1 damaged."""
+    with _progress("verifying", None) as advance:
+        report, self_trusted = verify_bundle(bundle, public_key, progress=advance)
+    if self_trusted and not as_json:
+        typer.echo(
+            "warning: no --public-key given; trusting the key inside the bundle, which proves "
+            "only that the bundle is internally consistent",
+            err=True,
+        )
+    raise typer.Exit(_print_report(report, as_json, "verify"))
+
+
+@app.command()
+def erase(
+    index: Annotated[int, typer.Option("--index", help="Entry whose payload to erase")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the ledger)")],
+) -> None:
+    """Delete an entry's payload and append an erasure entry (e.g. GDPR Art. 17).
+
+    The envelope, chain and tree stay intact; audit and verify then report the entry as erased.
+    """
+    with _runtime(start=True) as rt:
+        receipt = rt.ledger.erase(index, reason)
+    typer.echo(f"erased payload of entry {index}; erasure recorded as entry {receipt.index}")

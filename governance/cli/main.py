@@ -1,0 +1,100 @@
+"""``governance``: run the service and operate its ledger.
+
+Exit codes: 0 success; 1 a check found a problem (``ledger audit``, ``ledger verify``);
+2 an error (bad usage, configuration, unreachable database, invalid input).
+Every option that has an environment variable says so in ``--help``; settings are the
+``GOVERNANCE_*`` variables listed in the README.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import click
+import typer
+from pydantic import ValidationError
+
+from governance.cli import keys, ledger
+from governance.cli.common import EXIT_ERROR, fail, settings_from_env
+from governance.errors import GovernanceError
+
+app = typer.Typer(
+    name="governance",
+    help="Compliance and governance audit service for ML platforms.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys.app, name="keys")
+app.add_typer(ledger.app, name="ledger")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address [env GOVERNANCE_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port [env GOVERNANCE_PORT]")] = None,
+) -> None:
+    """Apply migrations, load (or create) the checkpoint key, and serve the HTTP API."""
+    import uvicorn
+
+    from governance.api.app import create_app
+    from governance.logs import configure_logging
+    from governance.runtime import Runtime
+
+    settings = settings_from_env()
+    configure_logging(settings.log_level, json_format=settings.log_json)
+    runtime = Runtime.open(settings, migrate=True, start=False)
+    try:
+        uvicorn.run(
+            create_app(settings, runtime),
+            host=host or settings.host,
+            port=port or settings.port,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+        )
+    finally:
+        runtime.close()
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision")] = "head",
+) -> None:
+    """Apply database migrations (``serve`` does this on start)."""
+    from governance.db import upgrade
+
+    settings = settings_from_env()
+    upgrade(settings.database_url, revision)
+    typer.echo(f"database at revision {revision}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code."""
+    try:
+        app(args=argv, prog_name="governance", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_ERROR
+    except click.Abort:
+        typer.echo("aborted", err=True)
+        return EXIT_ERROR
+    except ValidationError as exc:
+        return fail(f"invalid settings: {exc}")
+    except GovernanceError as exc:
+        return fail(exc.message, hint=exc.hint)
+    return 0
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

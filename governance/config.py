@@ -1,0 +1,55 @@
+"""Settings, read once from ``GOVERNANCE_*`` environment variables by an entry point and passed in.
+
+Nothing else in the service reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Typed service settings; every field maps to ``GOVERNANCE_<FIELD NAME IN CAPITALS>``."""
+
+    model_config = SettingsConfigDict(env_prefix="GOVERNANCE_", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        "sqlite:///./var/governance.db",
+        description="SQLAlchemy URL: sqlite:///PATH (embedded default) or postgresql+psycopg://…",
+    )
+    ledger_origin: str = Field(
+        "governance-audit.local/ledger",
+        description="Origin line of signed checkpoints, and the name of the checkpoint key.",
+    )
+    signing_key_file: Path = Field(
+        Path("var/keys/checkpoint.key"),
+        description="Ed25519 checkpoint signing key (PEM); created with mode 0600 when missing.",
+    )
+    host: str = Field("127.0.0.1", description="Address `governance serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `governance serve` listens on.")
+    max_body_bytes: int = Field(32 * MiB, ge=1024, description="Largest request body accepted.")
+    max_idempotency_key_length: int = Field(255, ge=16, le=1024)
+    append_queue_size: int = Field(
+        20_000, ge=1, description="Appends waiting for the writer before requests get 503."
+    )
+    append_max_batch: int = Field(
+        1_000, ge=1, le=20_000, description="Most entries committed in one batch."
+    )
+    append_timeout_seconds: float = Field(
+        30.0, gt=0, description="How long a request waits for its append to commit."
+    )
+    api_key_cache_seconds: float = Field(
+        5.0, ge=0, description="How long a verified API key is trusted before re-reading it."
+    )
+    log_level: str = Field("INFO", description="Python logging level name.")
+    log_json: bool = Field(True, description="Structured JSON logs (one object per line).")
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the configured database is SQLite."""
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,109 @@
+"""Database engines for SQLite (embedded default) and PostgreSQL (scale-out), and migrations.
+
+Tables are created only by the Alembic migrations in ``migrations/``; :func:`upgrade` applies them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import NullPool
+
+from governance.errors import ConfigError
+
+#: How long SQLite waits for another connection's write lock before failing.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers run beside the single writer; FULL makes every acknowledged commit durable.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def create_db_engine(url: str, *, pool: bool = True) -> Engine:
+    """Create an engine with the service's connection settings for the URL's backend."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    kwargs: dict[str, Any] = {}
+    if not pool:
+        kwargs["poolclass"] = NullPool
+    if backend == "sqlite":
+        database = parsed.database or ""
+        if database in ("", ":memory:"):
+            raise ConfigError(
+                "an in-memory SQLite database cannot hold a ledger",
+                hint="set GOVERNANCE_DATABASE_URL to sqlite:///path/to/file.db",
+            )
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        # The service manages transactions itself (BEGIN IMMEDIATE for the writer).
+        kwargs["connect_args"] = {
+            "check_same_thread": False,
+            "isolation_level": None,
+            "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+            "detect_types": 0,
+        }
+        if pool:
+            kwargs["pool_size"] = 16
+            kwargs["max_overflow"] = 16
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # With the driver in autocommit mode, SQLAlchemy transactions must open one explicitly.
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if backend == "postgresql":
+        if parsed.get_driver_name() != "psycopg":
+            raise ConfigError(
+                f"unsupported PostgreSQL driver {parsed.get_driver_name()!r}",
+                hint="use a postgresql+psycopg://… URL (psycopg 3)",
+            )
+        if pool:
+            kwargs["pool_size"] = 16
+            kwargs["max_overflow"] = 16
+            kwargs["pool_pre_ping"] = True
+        return create_engine(url, **kwargs)
+    raise ConfigError(
+        f"unsupported database backend {backend!r}",
+        hint="use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB",
+    )
+
+
+def migrations_dir() -> Path:
+    """Where the Alembic scripts live: inside the wheel, or beside the package in a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_migrations", here.parent / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise ConfigError("Alembic migrations not found next to the governance package")
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic configuration pointing at the project's migrations and the given database."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Apply migrations up to ``revision`` (all of them by default)."""
+    command.upgrade(alembic_config(url), revision)
+
+
+def is_sqlite_connection(dbapi_connection: object) -> bool:
+    """Whether a raw DB-API connection is SQLite's."""
+    return isinstance(dbapi_connection, sqlite3.Connection)

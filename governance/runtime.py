@@ -1,0 +1,52 @@
+"""Builds the running parts from :class:`~governance.config.Settings`; used by the API and CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+
+from governance.auth.keys import KeyStore
+from governance.config import Settings
+from governance.db import create_db_engine, upgrade
+from governance.ledger.checkpoint import NoteSigner, load_or_create_signing_key
+from governance.ledger.store import Ledger
+from governance.metrics import Metrics
+
+
+@dataclass
+class Runtime:
+    """Everything a request or command needs, opened once and closed once."""
+
+    settings: Settings
+    engine: Engine
+    signer: NoteSigner
+    ledger: Ledger
+    keys: KeyStore
+    metrics: Metrics
+
+    @classmethod
+    def open(cls, settings: Settings, *, migrate: bool = False, start: bool = True) -> Runtime:
+        """Open the database (applying migrations if asked), load the key, start the writer."""
+        if migrate:
+            upgrade(settings.database_url)
+        engine = create_db_engine(settings.database_url)
+        signer = NoteSigner(settings.ledger_origin, load_or_create_signing_key(settings.signing_key_file))
+        metrics = Metrics()
+        ledger = Ledger(
+            engine,
+            signer,
+            max_batch=settings.append_max_batch,
+            queue_size=settings.append_queue_size,
+            append_timeout=settings.append_timeout_seconds,
+            metrics=metrics,
+        )
+        if start:
+            ledger.start()
+        keys = KeyStore(engine, cache_seconds=settings.api_key_cache_seconds)
+        return cls(settings, engine, signer, ledger, keys, metrics)
+
+    def close(self) -> None:
+        """Drain and stop the writer, then close database connections."""
+        self.ledger.close()
+        self.engine.dispose()
