@@ -31,7 +31,9 @@ class Runtime:
         if migrate:
             upgrade(settings.database_url)
         engine = create_db_engine(settings.database_url)
-        signer = NoteSigner(settings.ledger_origin, load_or_create_signing_key(settings.signing_key_file))
+        signer = NoteSigner(
+            settings.ledger_origin, load_or_create_signing_key(settings.signing_key_file)
+        )
         metrics = Metrics()
         ledger = Ledger(
             engine,

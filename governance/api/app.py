@@ -39,6 +39,7 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the declared length, then count the streamed bytes."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -82,6 +83,7 @@ class AccessLog:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request through, noting its status and duration."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

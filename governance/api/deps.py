@@ -22,7 +22,8 @@ def _bearer(request: Request) -> str:
     header = request.headers.get("authorization")
     if header is None:
         raise Unauthenticated(
-            "missing API key", hint="send 'Authorization: Bearer <key>'; see `governance keys create`"
+            "missing API key",
+            hint="send 'Authorization: Bearer <key>'; see `governance keys create`",
         )
     scheme, _, token = header.partition(" ")
     token = token.strip()

@@ -12,8 +12,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from governance.errors import (
     AuthError,
-    Conflict,
     ConfigError,
+    Conflict,
     Forbidden,
     GovernanceError,
     InputError,

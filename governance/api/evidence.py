@@ -110,9 +110,7 @@ async def get_evidence(
     if not _SHA256.match(sha256):
         raise InputError("the digest must be 64 lowercase hex digits")
     ledger = runtime(request).ledger
-    indexes = await run_in_threadpool(
-        ledger.indexes_for_subject, {"sha256": sha256}, EVIDENCE_KIND
-    )
+    indexes = await run_in_threadpool(ledger.indexes_for_subject, {"sha256": sha256}, EVIDENCE_KIND)
     if not indexes:
         raise NotFound(f"no evidence document with SHA-256 {sha256}")
     index = indexes[0]

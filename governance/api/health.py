@@ -45,4 +45,6 @@ async def readyz(request: Request) -> Response:
 )
 async def metrics(request: Request) -> Response:
     """Appends, batch sizes, commit and append latencies, HTTP requests."""
-    return Response(generate_latest(runtime(request).metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(
+        generate_latest(runtime(request).metrics.registry), media_type=CONTENT_TYPE_LATEST
+    )

@@ -64,13 +64,12 @@ async def inclusion(
 ) -> dict[str, Any]:
     """Audit path from the leaf to the root of the tree of ``size`` entries, leaf side first."""
     ledger = runtime(request).ledger
-    if size is None:
-        size, _root = await run_in_threadpool(ledger.head)
-    hashes = await run_in_threadpool(ledger.inclusion_proof, index, size)
+    tree_size = size if size is not None else (await run_in_threadpool(ledger.head))[0]
+    hashes = await run_in_threadpool(ledger.inclusion_proof, index, tree_size)
     record = await run_in_threadpool(ledger.entry, index)
     return {
         "index": index,
-        "tree_size": size,
+        "tree_size": tree_size,
         "leaf_hash": record.leaf_hash.hex(),
         "hashes": [h.hex() for h in hashes],
     }

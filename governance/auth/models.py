@@ -14,6 +14,8 @@ class ApiKey(SQLModel, table=True):
     id: str = Field(sa_column=Column("id", String(32), primary_key=True))
     name: str = Field(sa_column=Column("name", String(200), nullable=False))
     role: str = Field(sa_column=Column("role", String(32), nullable=False))
-    key_hash: bytes = Field(sa_column=Column("key_hash", LargeBinary(32), nullable=False, unique=True))
+    key_hash: bytes = Field(
+        sa_column=Column("key_hash", LargeBinary(32), nullable=False, unique=True)
+    )
     created_at: str = Field(sa_column=Column("created_at", String(40), nullable=False))
     revoked_at: str | None = Field(default=None, sa_column=Column("revoked_at", String(40)))

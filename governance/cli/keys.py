@@ -35,9 +35,8 @@ def list_keys() -> None:
     rows = _store().list()
     typer.echo(f"{'ID':<14} {'ROLE':<9} {'CREATED':<28} {'REVOKED':<28} NAME")
     for k in rows:
-        typer.echo(
-            f"{k.key_id:<14} {k.role.value:<9} {k.created_at:<28} {k.revoked_at or '-':<28} {k.name}"
-        )
+        revoked = k.revoked_at or "-"
+        typer.echo(f"{k.key_id:<14} {k.role.value:<9} {k.created_at:<28} {revoked:<28} {k.name}")
 
 
 @app.command()

@@ -75,7 +75,8 @@ def db_upgrade(
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     try:
-        app(args=argv, prog_name="governance", standalone_mode=False)
+        # Without standalone mode, click returns a command's exit code instead of exiting.
+        result = app(args=argv, prog_name="governance", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         return fail(f"invalid settings: {exc}")
     except GovernanceError as exc:
         return fail(exc.message, hint=exc.hint)
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 def entry() -> None:

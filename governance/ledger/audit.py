@@ -142,6 +142,10 @@ class Replay:
         if len(self.report.findings) < _MAX_FINDINGS:
             self.report.findings.append(Finding(index, damage, detail))
 
+    def stop(self) -> None:
+        """Stop replaying: the source cannot be read any further."""
+        self._stopped = True
+
     @property
     def stopped(self) -> bool:
         """Whether the replay can no longer continue (an entry is missing)."""
@@ -188,10 +192,12 @@ class Replay:
     def _resolve_doubt(self, prev_of_next: bytes | None) -> None:
         if self._leaf_doubt is None:
             return
-        index, computed, stored = self._leaf_doubt
+        index, computed, _stored = self._leaf_doubt
         self._leaf_doubt = None
         if prev_of_next == computed:
-            self.add(index, Damage.NODE_INCONSISTENT, "stored leaf hash differs from the envelope's")
+            self.add(
+                index, Damage.NODE_INCONSISTENT, "stored leaf hash differs from the envelope's"
+            )
         else:
             self.add(index, Damage.ENVELOPE_CHANGED, "envelope bytes no longer hash to its leaf")
 
@@ -222,10 +228,9 @@ class Replay:
         if payload is MISSING:
             self._missing_payloads.append(index)
             return None
-        if (
-            len(payload) != committed.get("size")
-            or hashlib.sha256(payload).hexdigest() != committed.get("sha256")
-        ):
+        if len(payload) != committed.get("size") or hashlib.sha256(
+            payload
+        ).hexdigest() != committed.get("sha256"):
             self.add(index, Damage.PAYLOAD_CHANGED, "payload no longer matches its SHA-256")
             return Damage.PAYLOAD_CHANGED
         return None
@@ -249,8 +254,8 @@ class Replay:
             if level == 0:
                 self._stored_stack.append((0, digest))
                 continue
-            left_level, left = self._stored_stack[-2]
-            right_level, right = self._stored_stack[-1]
+            left = self._stored_stack[-2][1]
+            right = self._stored_stack[-1][1]
             del self._stored_stack[-2:]
             if merkle.node_hash(left, right) != digest:
                 first = position << level
@@ -325,7 +330,9 @@ def replay_stream(
     count = 0
     for row_index, envelope, payload, stored_leaf in entries:
         if nodes is not None and stored_leaf is None and next_node is not None:
-            stored_leaf = next_node[1] if next_node[0] == merkle.node_position(0, row_index) else None
+            stored_leaf = (
+                next_node[1] if next_node[0] == merkle.node_position(0, row_index) else None
+            )
         if replay.entry(row_index, envelope, payload, stored_leaf) is None:
             break
         if nodes is not None:
@@ -342,7 +349,9 @@ def replay_stream(
         while waiting is not None and waiting[0] <= size:
             if waiting[0] < size:
                 replay.add(
-                    waiting[0] - 1, Damage.CHECKPOINT_INVALID, f"checkpoint {waiting[0]} out of order"
+                    waiting[0] - 1,
+                    Damage.CHECKPOINT_INVALID,
+                    f"checkpoint {waiting[0]} out of order",
                 )
             else:
                 replay.checkpoint(*waiting)
@@ -432,9 +441,11 @@ def audit_database(
             )
         )
         replay_stream(replay, entries, checkpoints, nodes=nodes, progress=progress)
-        main.execute("SELECT COUNT(*) FROM (SELECT idem FROM ledger_entries GROUP BY idem "
-                     "HAVING COUNT(*) > 1) d")
-        duplicates = int(main.fetchone()[0])
+        main.execute(
+            "SELECT COUNT(*) FROM (SELECT idem FROM ledger_entries GROUP BY idem "
+            "HAVING COUNT(*) > 1) d"
+        )
+        duplicates = int((main.fetchone() or (0,))[0])
         for cur in (main, node_cur, cp_cur):
             cur.close()
         conn.rollback() if postgres else conn.cursor().execute("ROLLBACK")
@@ -458,8 +469,10 @@ def _check_head(replay: Replay, head: Any) -> None:
     size, root, frontier, last_leaf = int(head[0]), bytes(head[1]), bytes(head[2]), bytes(head[3])
     if replay.stopped:
         return
-    if size != n:
-        replay.add(min(size, n), Damage.HEAD_INCONSISTENT, f"head size {size}, entries {n}")
+    if size > n:
+        replay.add(n, Damage.ENTRY_MISSING, f"the head records {size} entries; only {n} are stored")
+    elif size < n:
+        replay.add(size, Damage.HEAD_INCONSISTENT, f"head size {size}, but {n} entries are stored")
     elif root != replay.frontier.root() or frontier != replay.frontier.to_bytes():
         replay.add(None, Damage.HEAD_INCONSISTENT, "head root or frontier differs from the entries")
     elif n and last_leaf != replay._prev_leaf:

@@ -60,9 +60,8 @@ def _entry_chunks(cur: Any, mark: str) -> Iterator[list[tuple[int, str, bytes, b
     last = -1
     while True:
         cur.execute(
-            "SELECT idx, kind, envelope FROM ledger_entries WHERE idx > ? ORDER BY idx LIMIT ?".replace(
-                "?", mark
-            ),
+            "SELECT idx, kind, envelope FROM ledger_entries "
+            "WHERE idx > ? ORDER BY idx LIMIT ?".replace("?", mark),
             (last, _CHUNK),
         )
         rows = [(int(r[0]), str(r[1]), bytes(r[2])) for r in cur.fetchall()]
@@ -70,7 +69,8 @@ def _entry_chunks(cur: Any, mark: str) -> Iterator[list[tuple[int, str, bytes, b
             return
         ids = [merkle.node_position(0, r[0]) for r in rows]
         cur.execute(
-            f"SELECT id, hash FROM ledger_nodes WHERE id IN ({','.join([mark] * len(ids))})", ids
+            f"SELECT id, hash FROM ledger_nodes WHERE id IN ({','.join([mark] * len(ids))})",  # noqa: S608
+            ids,
         )
         leaves = {int(r[0]): bytes(r[1]) for r in cur.fetchall()}
         yield [
@@ -90,7 +90,7 @@ def export_bundle(
     payloads: bool = True,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Write the whole ledger, as of one snapshot, to the directory ``out``; returns the manifest."""
+    """Write the whole ledger, as of one snapshot, to the directory ``out``; return the manifest."""
     if out.exists() and any(out.iterdir()):
         raise InputError(f"{out} exists and is not empty", hint="choose a new directory")
     out.mkdir(parents=True, exist_ok=True)
@@ -104,8 +104,10 @@ def export_bundle(
         else:
             cur.execute("BEGIN")
         cur.execute("SELECT size, root FROM ledger_head WHERE id = 1")
-        size, root = cur.fetchone()
-        size = int(size)
+        head = cur.fetchone()
+        if head is None:
+            raise InputError("the ledger head row is missing; run `governance db upgrade`")
+        size, root = int(head[0]), bytes(head[1])
         with (out / "entries.jsonl").open("w") as f:
             for chunk in _entry_chunks(cur, mark):
                 for idx, kind, envelope, leaf in chunk:
@@ -137,7 +139,9 @@ def export_bundle(
         if payloads:
             with (out / "payloads.jsonl").open("w") as f:
                 for idx, data in _rows(
-                    cur, "SELECT idx, data FROM ledger_payloads WHERE idx > ? ORDER BY idx LIMIT ?", mark
+                    cur,
+                    "SELECT idx, data FROM ledger_payloads WHERE idx > ? ORDER BY idx LIMIT ?",
+                    mark,
                 ):
                     f.write(
                         json.dumps(
@@ -199,10 +203,7 @@ def _entries(path: Path, payloads: Iterator[tuple[int, bytes]] | None) -> Iterat
         if payloads is not None:
             while pending is not None and pending[0] < index:
                 pending = next(payloads, None)
-            if pending is not None and pending[0] == index:
-                payload = pending[1]
-            else:
-                payload = MISSING
+            payload = pending[1] if pending is not None and pending[0] == index else MISSING
         yield index, envelope, payload, leaf
 
 
@@ -219,7 +220,9 @@ def _checkpoints(path: Path) -> Iterator[tuple[int, bytes | None, str]]:
         try:
             yield int(record["size"]), bytes.fromhex(record["root"]), str(record["note"])
         except (KeyError, TypeError, ValueError):
-            raise _BundleDamage(number, f"checkpoints.jsonl line {number + 1} is malformed") from None
+            raise _BundleDamage(
+                number, f"checkpoints.jsonl line {number + 1} is malformed"
+            ) from None
 
 
 def verify_bundle(
@@ -255,7 +258,7 @@ def verify_bundle(
         )
     except _BundleDamage as exc:
         replay.add(exc.index, Damage.ENVELOPE_CHANGED, exc.detail)
-        replay._stopped = True  # noqa: SLF001 - the bundle cannot be read further
+        replay.stop()
     except OSError as exc:
         raise InputError(f"cannot read the bundle: {exc}") from None
     report = replay.finish(None)

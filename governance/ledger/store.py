@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -56,7 +56,7 @@ _STOP = object()
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    """Proof that an entry is in the ledger: its leaf, a signed checkpoint and the inclusion path."""
+    """Proof that an entry is in the ledger: its leaf, a signed checkpoint, its inclusion path."""
 
     index: int
     kind: str
@@ -289,7 +289,9 @@ class Ledger:
         try:
             return future.result(timeout=self._append_timeout)
         except TimeoutError:
-            raise Unavailable("the append did not commit in time; retry with the same key") from None
+            raise Unavailable(
+                "the append did not commit in time; retry with the same key"
+            ) from None
 
     async def append_async(
         self,
@@ -305,7 +307,9 @@ class Ledger:
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), self._append_timeout)
         except TimeoutError:
-            raise Unavailable("the append did not commit in time; retry with the same key") from None
+            raise Unavailable(
+                "the append did not commit in time; retry with the same key"
+            ) from None
 
     # ------------------------------------------------------------------ the writer
 
@@ -335,7 +339,9 @@ class Ledger:
             log.exception("ledger batch of %d failed; nothing from it was committed", len(batch))
             self._drop_writer_conn()
             failure: Exception = (
-                exc if isinstance(exc, IntegrityError) else Unavailable("ledger write failed; retry")
+                exc
+                if isinstance(exc, IntegrityError)
+                else Unavailable("ledger write failed; retry")
             )
             for pending in batch:
                 pending.future.set_exception(failure)
@@ -387,7 +393,8 @@ class Ledger:
             if d.postgres:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
                 cur.execute(
-                    "SELECT size, root, frontier, last_leaf FROM ledger_head WHERE id = 1 FOR UPDATE"
+                    "SELECT size, root, frontier, last_leaf FROM ledger_head "
+                    "WHERE id = 1 FOR UPDATE"
                 )
             else:
                 cur.execute("BEGIN IMMEDIATE")
@@ -406,7 +413,7 @@ class Ledger:
                 groups.setdefault(pending.idem, []).append(pending)
             cur.execute(
                 d.sql(
-                    f"SELECT idem, idx, envelope FROM ledger_entries "
+                    "SELECT idem, idx, envelope FROM ledger_entries "  # noqa: S608 - placeholders only
                     f"WHERE idem IN ({d.marks(len(groups))})"
                 ),
                 list(groups),
@@ -457,13 +464,17 @@ class Ledger:
             note = None
             if entry_rows:
                 cur.executemany(
-                    d.sql("INSERT INTO ledger_entries (idx, kind, envelope, idem) VALUES (?,?,?,?)"),
+                    d.sql(
+                        "INSERT INTO ledger_entries (idx, kind, envelope, idem) VALUES (?,?,?,?)"
+                    ),
                     entry_rows,
                 )
                 cur.executemany(
                     d.sql("INSERT INTO ledger_payloads (idx, data) VALUES (?,?)"), payload_rows
                 )
-                cur.executemany(d.sql("INSERT INTO ledger_nodes (id, hash) VALUES (?,?)"), node_rows)
+                cur.executemany(
+                    d.sql("INSERT INTO ledger_nodes (id, hash) VALUES (?,?)"), node_rows
+                )
                 if subject_rows:
                     cur.executemany(
                         d.sql("INSERT INTO ledger_subjects (subject, idx) VALUES (?,?)"),
@@ -491,10 +502,9 @@ class Ledger:
                 cur.execute("COMMIT")
         except BaseException:
             if not d.postgres:
-                try:
+                # The original error is what matters; a failed rollback adds nothing.
+                with suppress(Exception):
                     cur.execute("ROLLBACK")
-                except Exception:  # noqa: BLE001, S110 - the original error is what matters
-                    pass
             raise
         finally:
             cur.close()
@@ -613,7 +623,7 @@ class Ledger:
         return str(rows[0][0])
 
     def checkpoint_covering(self, index: int) -> tuple[int, str]:
-        """The first checkpoint whose tree contains ``index``: the one its receipt was issued with."""
+        """The first checkpoint whose tree holds ``index``: the one its receipt was issued with."""
         rows = self._query(
             "SELECT size, note FROM ledger_checkpoints WHERE size > ? ORDER BY size LIMIT 1",
             (index,),
@@ -627,7 +637,8 @@ class Ledger:
         if not ids:
             return {}
         rows = self._query(
-            f"SELECT id, hash FROM ledger_nodes WHERE id IN ({self._dialect.marks(len(ids))})", ids
+            f"SELECT id, hash FROM ledger_nodes WHERE id IN ({self._dialect.marks(len(ids))})",  # noqa: S608
+            ids,
         )
         found = {int(r[0]): bytes(r[1]) for r in rows}
         if len(found) != len(set(ids)):
@@ -653,9 +664,7 @@ class Ledger:
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         """RFC 9162 consistency proof from tree ``old_size`` to tree ``new_size``."""
         if not 0 <= old_size <= new_size:
-            raise InputError(
-                f"sizes must satisfy 0 <= from <= to (got {old_size}, {new_size})"
-            )
+            raise InputError(f"sizes must satisfy 0 <= from <= to (got {old_size}, {new_size})")
         self._require_size(new_size)
         ranges = merkle.consistency_ranges(old_size, new_size)
         return merkle.consistency_proof(old_size, new_size, self._lookup(ranges))
@@ -711,7 +720,7 @@ class Ledger:
         return [int(r[0]) for r in rows]
 
     def receipt(self, index: int) -> Receipt:
-        """The receipt for an existing entry, against the checkpoint it was first committed under."""
+        """The receipt of an existing entry, against the checkpoint it was first committed under."""
         record = self.entry(index)
         size, note = self.checkpoint_covering(index)
         return Receipt(
@@ -781,4 +790,3 @@ class _MemoryNodes:
         if found is None:
             found = self._ledger._nodes([(level, position)])[node_id]
         return found
-

@@ -8,6 +8,7 @@ import os
 import stat
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from governance.errors import CheckpointError, ConfigError
-from governance.ledger import checkpoint as checkpoint_module
 from governance.ledger.checkpoint import (
     Checkpoint,
     NoteSigner,
@@ -292,9 +292,7 @@ def test_invalid_checkpoints_cannot_be_constructed(origin: Any, size: Any, root:
         Checkpoint(origin, size, root)
 
 
-_origins = st.text(
-    st.characters(codec="utf-8", exclude_categories=("Cc",)), min_size=1, max_size=40
-)
+_origins = st.text(st.characters(codec="utf-8", min_codepoint=0x20), min_size=1, max_size=40)
 _checkpoints = st.builds(
     Checkpoint,
     origin=_origins,
@@ -571,6 +569,29 @@ def test_a_signed_non_checkpoint_is_rejected(signer: NoteSigner, verifier: NoteV
         verifier.verify(note + "\n")
 
 
+def _sign_raw(signer: NoteSigner, body: bytes) -> str:
+    # Bypasses Checkpoint validation to produce authentic notes with arbitrary text.
+    sig = signer._private_key.sign(body)
+    line = f"— {signer.name} " + base64.b64encode(signer.key_id + sig).decode() + "\n"
+    return body.decode() + "\n" + line
+
+
+@pytest.mark.parametrize("control", ["\x01", "\t", "\r", "\x1f", "\x00"])
+def test_authentic_notes_with_control_characters_are_rejected(
+    signer: NoteSigner, verifier: NoteVerifier, control: str
+) -> None:
+    body = CP.body() + f"ext{control}ension\n".encode()
+    with pytest.raises(CheckpointError, match="control character"):
+        verifier.verify(_sign_raw(signer, body))
+
+
+def test_authentic_note_with_extension_lines_verifies(
+    signer: NoteSigner, verifier: NoteVerifier
+) -> None:
+    note = _sign_raw(signer, CP.body() + "— not a signature\n\u00e9xt\n".encode())
+    assert verifier.verify(note) == CP
+
+
 # --- key names and verifier key strings --------------------------------------------------------
 
 
@@ -782,7 +803,7 @@ def test_unreadable_key_file_is_a_config_error(
             raise PermissionError(13, "Permission denied", str(file))
         return real_open(file, flags, *args, **kwargs)
 
-    monkeypatch.setattr(checkpoint_module.os, "open", deny)
+    monkeypatch.setattr(os, "open", deny)
     with pytest.raises(ConfigError, match="Permission denied"):
         load_or_create_signing_key(path)
 
@@ -816,7 +837,7 @@ def test_losing_the_creation_race_uses_the_winners_key(
             )
         real_link(src, dst, **kwargs)
 
-    monkeypatch.setattr(checkpoint_module.os, "link", link_after_competitor)
+    monkeypatch.setattr(os, "link", link_after_competitor)
     key = load_or_create_signing_key(path)
     assert _public_raw(key) == _public_raw(winner)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["key.pem"]
@@ -824,24 +845,16 @@ def test_losing_the_creation_race_uses_the_winners_key(
 
 def test_concurrent_first_use_agrees_on_one_key(tmp_path: Path) -> None:
     path = tmp_path / "keys" / "key.pem"
-    barrier = threading.Barrier(8)
-    results: list[bytes] = []
-    errors: list[BaseException] = []
+    workers = 8
+    barrier = threading.Barrier(workers)
 
-    def worker() -> None:
-        try:
-            barrier.wait()
-            results.append(_public_raw(load_or_create_signing_key(path)))
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
+    def first_use(_: int) -> bytes:
+        barrier.wait()  # maximise the overlap of the create attempts
+        return _public_raw(load_or_create_signing_key(path))
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    assert len(results) == 8
+    # map() re-raises any worker's exception here.
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(first_use, range(workers)))
     assert len(set(results)) == 1
     assert _mode(path) == 0o600
     assert sorted(p.name for p in path.parent.iterdir()) == ["key.pem"]

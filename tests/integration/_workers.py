@@ -1,0 +1,232 @@
+"""Child processes for the ledger's multi-process and crash tests.
+
+Run as ``python -m tests.integration._workers MODE CONFIG_JSON`` from the repository root. Every
+mode opens its own :class:`Runtime` on ``config["url"]`` with the shared signing key, touches
+``config["ready"]`` once it can append, and waits for ``config["start"]`` to exist before it
+starts, so that the parent can release all workers at the same moment.
+
+Modes:
+
+``bulk``
+    Appends ``count`` distinct entries from ``threads`` threads (submitting ``chunk`` futures at a
+    time, then waiting for them) and writes every receipt to ``config["out"]`` as JSON.
+``idem``
+    For each of ``rounds`` rounds, every thread appends filler entries around one entry that all
+    threads of all processes share (same kind and payload; explicit key ``"<tag>-<round>"``, or
+    the default key when ``tag`` is null). Writes every receipt to ``config["out"]`` as JSON.
+``crash``
+    Appends until killed, from ``threads`` threads; after each receipt returns it writes the line
+    ``"<index> <leaf hex> <payload sha256>"`` to ``config["log"]`` and flushes and fsyncs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import threading
+import time
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from governance.config import Settings
+from governance.ledger.store import Receipt
+from governance.runtime import Runtime
+
+KIND = "test.concurrency"
+MEDIA_TYPE = "application/octet-stream"
+
+
+def bulk_payload(worker: int, number: int) -> bytes:
+    """The payload of entry ``number`` of worker ``worker`` in ``bulk`` mode (distinct)."""
+    return f"bulk worker={worker} entry={number}".encode()
+
+
+def shared_payload(tag: str | None, round_number: int) -> bytes:
+    """The payload every caller appends in round ``round_number`` of ``idem`` mode."""
+    return f"shared tag={tag} round={round_number}".encode()
+
+
+def receipt_json(receipt: Receipt, **extra: Any) -> dict[str, Any]:
+    """A receipt as the parent reads it back."""
+    return {
+        "index": receipt.index,
+        "leaf": receipt.leaf_hash.hex(),
+        "sha256": receipt.payload_sha256,
+        "tree_size": receipt.tree_size,
+        "checkpoint": receipt.checkpoint,
+        "proof": [h.hex() for h in receipt.inclusion_proof],
+        "duplicate": receipt.duplicate,
+        **extra,
+    }
+
+
+def _open(config: dict[str, Any]) -> Runtime:
+    settings = Settings(
+        database_url=config["url"],
+        signing_key_file=Path(config["key"]),
+        ledger_origin=config["origin"],
+        log_json=False,
+    )
+    return Runtime.open(settings)
+
+
+def _wait_for_start(config: dict[str, Any]) -> None:
+    Path(config["ready"]).touch()
+    start = Path(config["start"])
+    deadline = time.monotonic() + 120
+    while not start.exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("the start signal never came")
+        time.sleep(0.001)
+
+
+def _run_threads(threads: int, target: Any) -> None:
+    errors: list[BaseException] = []
+
+    def guarded(number: int) -> None:
+        try:
+            target(number)
+        except BaseException as exc:
+            errors.append(exc)
+            raise
+
+    workers = [threading.Thread(target=guarded, args=(n,)) for n in range(threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def run_bulk(config: dict[str, Any]) -> None:
+    worker, count, threads, chunk = (
+        config["worker"],
+        config["count"],
+        config["threads"],
+        config["chunk"],
+    )
+    runtime = _open(config)
+    results: list[dict[str, Any]] = []
+    lock = threading.Lock()
+
+    def append_slice(thread: int) -> None:
+        numbers = list(range(thread, count, threads))
+        for at in range(0, len(numbers), chunk):
+            futures = [
+                (
+                    n,
+                    runtime.ledger.submit(
+                        KIND,
+                        bulk_payload(worker, n),
+                        MEDIA_TYPE,
+                        subjects=[{"name": f"worker-{worker}"}],
+                    ),
+                )
+                for n in numbers[at : at + chunk]
+            ]
+            done = [receipt_json(f.result(timeout=120), number=n) for n, f in futures]
+            with lock:
+                results.extend(done)
+
+    try:
+        _wait_for_start(config)
+        started = time.time()
+        _run_threads(threads, append_slice)
+        finished = time.time()
+    finally:
+        runtime.close()
+    Path(config["out"]).write_text(
+        json.dumps({"started": started, "finished": finished, "receipts": results})
+    )
+
+
+def run_idem(config: dict[str, Any]) -> None:
+    worker, rounds, threads, fillers = (
+        config["worker"],
+        config["rounds"],
+        config["threads"],
+        config["fillers"],
+    )
+    tag: str | None = config["tag"]
+    runtime = _open(config)
+    results: list[dict[str, Any]] = []
+    lock = threading.Lock()
+
+    def filler(thread: int, round_number: int, n: int) -> Future[Receipt]:
+        payload = f"filler worker={worker} thread={thread} round={round_number} n={n}".encode()
+        return runtime.ledger.submit(KIND, payload, MEDIA_TYPE)
+
+    def race(thread: int) -> None:
+        for round_number in range(rounds):
+            before = [filler(thread, round_number, n) for n in range(fillers)]
+            shared = runtime.ledger.submit(
+                KIND,
+                shared_payload(tag, round_number),
+                MEDIA_TYPE,
+                idempotency_key=None if tag is None else f"{tag}-{round_number}",
+            )
+            after = [filler(thread, round_number, fillers + n) for n in range(fillers)]
+            done = [receipt_json(shared.result(timeout=120), round=round_number, shared=True)]
+            done += [
+                receipt_json(f.result(timeout=120), round=round_number, shared=False)
+                for f in before + after
+            ]
+            with lock:
+                results.extend(done)
+
+    try:
+        _wait_for_start(config)
+        _run_threads(threads, race)
+    finally:
+        runtime.close()
+    Path(config["out"]).write_text(json.dumps({"receipts": results}))
+
+
+def run_crash(config: dict[str, Any]) -> None:
+    threads, burst, tag = config["threads"], config["burst"], config["tag"]
+    runtime = _open(config)
+    log_lock = threading.Lock()
+    log_fd = os.open(config["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+    def acknowledge(receipt: Receipt) -> None:
+        line = f"{receipt.index} {receipt.leaf_hash.hex()} {receipt.payload_sha256}\n".encode()
+        with log_lock:
+            os.write(log_fd, line)
+            os.fsync(log_fd)
+
+    def append_forever(thread: int) -> None:
+        n = 0
+        while True:
+            futures = []
+            for _ in range(burst):
+                payload = f"crash tag={tag} thread={thread} n={n}".encode() + os.urandom(16)
+                futures.append(runtime.ledger.submit(KIND, payload, MEDIA_TYPE))
+                n += 1
+            for future in futures:
+                acknowledge(future.result(timeout=120))
+
+    _wait_for_start(config)
+    # Runs until the parent kills the process; the runtime is never closed on purpose.
+    _run_threads(threads, append_forever)
+
+
+MODES = {"bulk": run_bulk, "idem": run_idem, "crash": run_crash}
+
+
+def main(argv: list[str]) -> None:
+    """Entry point: ``MODE CONFIG_JSON``."""
+    mode, config = argv[0], json.loads(argv[1])
+    MODES[mode](config)
+
+
+def payload_sha(payload: bytes) -> str:
+    """SHA-256 hex of a payload, as receipts carry it."""
+    return hashlib.sha256(payload).hexdigest()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
