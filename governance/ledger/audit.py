@@ -114,6 +114,9 @@ NOT_CARRIED: Any = object()
 
 _MAX_FINDINGS = 1000
 
+# The bare decoder skips json.loads's encoding detection: envelopes are UTF-8 by construction.
+_decode = json.JSONDecoder().decode
+
 
 class Replay:
     """Recomputes the log entry by entry and records what disagrees. Pure: no I/O."""
@@ -123,6 +126,7 @@ class Replay:
         self.report = AuditReport()
         self.frontier = merkle.Frontier()
         self._prev_leaf = bytes(32)
+        self._prev_leaf_hex = self._prev_leaf.hex()
         # When a stored leaf disagrees with its envelope, the next entry may chain to either:
         # the disagreement itself is reported once, at the entry where it is.
         self._prev_stored_hex = bytes(32).hex()
@@ -131,9 +135,9 @@ class Replay:
         self._missing_payloads: list[int] = []
         self._erasures: dict[int, int] = {}
         # A stored leaf that differs from the envelope's hash: decided by the next entry's prev.
-        self._leaf_doubt: tuple[int, bytes, bytes] | None = None
+        self._leaf_doubt: tuple[int, str] | None = None
         # Hashes of stored subtrees, checked against their stored children as they complete.
-        self._stored_stack: list[tuple[int, bytes]] = []
+        self._stored_stack: list[bytes] = []
 
     # -- findings ---------------------------------------------------------------------------
 
@@ -173,26 +177,26 @@ class Replay:
             return None
         self._expected += 1
         leaf = merkle.leaf_hash(envelope)
-        self._resolve_doubt(prev_of_next=self._prev_field(envelope))
-        problem = self._check_envelope(row_index, envelope, payload)
+        try:
+            parsed = _decode(envelope.decode())
+        except ValueError:
+            parsed = None
+        if self._leaf_doubt is not None:
+            self._resolve_doubt(parsed.get("prev") if isinstance(parsed, dict) else None)
+        problem = self._check_envelope(row_index, parsed, payload)
         if stored_leaf is not None and stored_leaf != leaf and problem is None:
-            self._leaf_doubt = (row_index, leaf, stored_leaf)
+            self._leaf_doubt = (row_index, leaf.hex())
         self.frontier.append(leaf)
         self._prev_leaf = leaf
-        self._prev_stored_hex = (stored_leaf or leaf).hex()
+        self._prev_leaf_hex = leaf.hex()
+        self._prev_stored_hex = self._prev_leaf_hex if stored_leaf is None else stored_leaf.hex()
         self.report.entries += 1
         return leaf
 
-    def _prev_field(self, envelope: bytes) -> bytes | None:
-        try:
-            return bytes.fromhex(json.loads(envelope)["prev"])
-        except Exception:  # noqa: BLE001 - a broken envelope is reported by _check_envelope
-            return None
-
-    def _resolve_doubt(self, prev_of_next: bytes | None) -> None:
+    def _resolve_doubt(self, prev_of_next: str | None) -> None:
         if self._leaf_doubt is None:
             return
-        index, computed, _stored = self._leaf_doubt
+        index, computed = self._leaf_doubt
         self._leaf_doubt = None
         if prev_of_next == computed:
             self.add(
@@ -201,9 +205,8 @@ class Replay:
         else:
             self.add(index, Damage.ENVELOPE_CHANGED, "envelope bytes no longer hash to its leaf")
 
-    def _check_envelope(self, index: int, envelope: bytes, payload: bytes | Any) -> Damage | None:
+    def _check_envelope(self, index: int, parsed: Any, payload: bytes | Any) -> Damage | None:
         try:
-            parsed = json.loads(envelope)
             named_index = parsed["index"]
             prev = parsed["prev"]
             committed = parsed["payload"]
@@ -218,7 +221,7 @@ class Replay:
                 f"the envelope at position {index} is entry {named_index}",
             )
             return Damage.ENTRY_REORDERED
-        if prev != self._prev_leaf.hex() and prev != self._prev_stored_hex:
+        if prev != self._prev_leaf_hex and prev != self._prev_stored_hex:
             self.add(index, Damage.ENVELOPE_CHANGED, "prev does not chain to the entry before")
             return Damage.ENVELOPE_CHANGED
         if kind == "erasure" and isinstance(parsed.get("erases"), int):
@@ -237,35 +240,29 @@ class Replay:
 
     # -- stored nodes (database audit) ------------------------------------------------------
 
-    def stored_nodes(self, index: int, nodes: list[tuple[int, bytes | None]]) -> None:
-        """Check the stored nodes completed by entry ``index`` (leaf first, in append order).
+    def stored_node(self, index: int, level: int, digest: bytes | None) -> bool:
+        """Check one stored node completed by entry ``index``; ``False`` once nodes are unusable.
 
-        Each internal node must equal the hash of its two stored children, so one altered node is
-        reported once, where it is, rather than as a cascade up the tree.
+        Nodes arrive leaf first, in append order. Each internal node must equal the hash of its two
+        stored children, so one altered node is reported once, where it is, not up the tree.
         """
-        level_nodes = list(nodes)
-        if not level_nodes:
-            return
-        for level, (node_id, digest) in enumerate(level_nodes):
-            position = index >> level
-            if digest is None:
-                self.add(index, Damage.NODE_INCONSISTENT, f"stored node {node_id} is missing")
-                return
-            if level == 0:
-                self._stored_stack.append((0, digest))
-                continue
-            left = self._stored_stack[-2][1]
-            right = self._stored_stack[-1][1]
-            del self._stored_stack[-2:]
+        stack = self._stored_stack
+        if digest is None:
+            self.add(index, Damage.NODE_INCONSISTENT, f"stored node (level {level}) is missing")
+            return False
+        if level:
+            right = stack.pop()
+            left = stack.pop()
             if merkle.node_hash(left, right) != digest:
-                first = position << level
+                first = (index >> level) << level
                 self.add(
                     index,
                     Damage.NODE_INCONSISTENT,
                     f"stored node (level {level}, entries {first}-{index}) is not the hash of "
                     "its children",
                 )
-            self._stored_stack.append((level, digest))
+        stack.append(digest)
+        return True
 
     # -- checkpoints ------------------------------------------------------------------------
 
@@ -292,7 +289,7 @@ class Replay:
 
     def finish(self, last_leaf_hint: bytes | None) -> AuditReport:
         """Settle pending decisions (erasures, a doubtful last leaf) and return the report."""
-        self._resolve_doubt(prev_of_next=last_leaf_hint)
+        self._resolve_doubt(None if last_leaf_hint is None else last_leaf_hint.hex())
         for index in self._missing_payloads:
             if index in self._erasures:
                 self.report.erased.append(index)
@@ -326,25 +323,26 @@ def replay_stream(
     cp_iter = iter(checkpoints)
     waiting = next(cp_iter, None)
     next_node = next(nodes, None) if nodes is not None else None
+    check_nodes = nodes is not None
+    # Stored nodes are numbered in the order appends complete them, so they stream in step.
     node_position = 0
     count = 0
     for row_index, envelope, payload, stored_leaf in entries:
-        if nodes is not None and stored_leaf is None and next_node is not None:
-            stored_leaf = (
-                next_node[1] if next_node[0] == merkle.node_position(0, row_index) else None
-            )
+        if check_nodes and stored_leaf is None and next_node is not None:
+            stored_leaf = next_node[1] if next_node[0] == node_position else None
         if replay.entry(row_index, envelope, payload, stored_leaf) is None:
             break
-        if nodes is not None:
-            completed: list[tuple[int, bytes | None]] = []
-            for _level in range(_completed_levels(row_index)):
+        if check_nodes:
+            assert nodes is not None
+            for level in range(_completed_levels(row_index)):
+                digest = None
                 if next_node is not None and next_node[0] == node_position:
-                    completed.append((node_position, next_node[1]))
+                    digest = next_node[1]
                     next_node = next(nodes, None)
-                else:
-                    completed.append((node_position, None))
                 node_position += 1
-            replay.stored_nodes(row_index, completed)
+                if not replay.stored_node(row_index, level, digest):
+                    check_nodes = False
+                    break
         size = row_index + 1
         while waiting is not None and waiting[0] <= size:
             if waiting[0] < size:
@@ -369,7 +367,7 @@ def replay_stream(
                 f"checkpoint {waiting[0]} is beyond the {replay.report.entries} entries",
             )
             waiting = next(cp_iter, None)
-        if nodes is not None and next_node is not None:
+        if check_nodes and next_node is not None:
             replay.add(None, Damage.NODE_INCONSISTENT, "stored nodes beyond the last entry")
 
 
@@ -416,7 +414,7 @@ def audit_database(
         node_cur = conn.cursor()
         cp_cur = conn.cursor()
         entries = (
-            (int(r[0]), bytes(r[1]), MISSING if r[2] is None else bytes(r[2]), None)
+            (r[0], r[1], MISSING if r[2] is None else r[2], None)
             for r in _chunks(
                 main,
                 "SELECT e.idx, e.envelope, p.data FROM ledger_entries e "
@@ -425,11 +423,9 @@ def audit_database(
                 mark,
             )
         )
-        nodes = (
-            (int(r[0]), bytes(r[1]))
-            for r in _chunks(
-                node_cur, "SELECT id, hash FROM ledger_nodes WHERE id > ? ORDER BY id LIMIT ?", mark
-            )
+        # Both drivers return int and bytes for these columns already.
+        nodes = _chunks(
+            node_cur, "SELECT id, hash FROM ledger_nodes WHERE id > ? ORDER BY id LIMIT ?", mark
         )
         checkpoints = (
             (int(r[0]), bytes(r[1]), str(r[2]))

@@ -21,20 +21,23 @@ Modes:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import signal
+import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import Future
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from governance.config import Settings
 from governance.ledger.store import Receipt
 from governance.runtime import Runtime
 
+ROOT = Path(__file__).resolve().parents[2]
 KIND = "test.concurrency"
 MEDIA_TYPE = "application/octet-stream"
 
@@ -214,6 +217,88 @@ def run_crash(config: dict[str, Any]) -> None:
     _run_threads(threads, append_forever)
 
 
+# -- the parent's side ------------------------------------------------------------------------
+
+
+class Children:
+    """Worker processes started by a test; every one still alive is SIGKILLed on exit."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.procs: list[tuple[subprocess.Popen[bytes], dict[str, Any], Path]] = []
+
+    def spawn(self, mode: str, config: dict[str, Any]) -> subprocess.Popen[bytes]:
+        """Start ``python -m tests.integration._workers MODE CONFIG`` from the repository root."""
+        number = len(self.procs)
+        stderr_path = self.directory / f"worker-{number}.stderr"
+        with stderr_path.open("wb") as stderr:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "tests.integration._workers", mode, json.dumps(config)],
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=stderr,
+                stderr=stderr,
+            )
+        self.procs.append((proc, config, stderr_path))
+        return proc
+
+    def stderr(self, proc: subprocess.Popen[bytes]) -> str:
+        """What a worker printed (its traceback, if it failed)."""
+        for candidate, _config, path in self.procs:
+            if candidate is proc:
+                return path.read_text(errors="replace")[-4000:]
+        return ""
+
+    def _check_alive(self) -> None:
+        for proc, _config, _path in self.procs:
+            if proc.poll() is not None:
+                raise AssertionError(
+                    f"worker {proc.pid} exited early with {proc.returncode}:\n{self.stderr(proc)}"
+                )
+
+    def release(self, start: Path, timeout: float = 120.0) -> None:
+        """Wait until every worker is ready, then let them all start at once."""
+        deadline = time.monotonic() + timeout
+        for _proc, config, _path in self.procs:
+            while not Path(config["ready"]).exists():
+                self._check_alive()
+                if time.monotonic() > deadline:
+                    raise AssertionError("workers did not get ready in time")
+                time.sleep(0.01)
+        start.touch()
+
+    def wait(self, timeout: float) -> None:
+        """Wait for every worker to exit successfully."""
+        deadline = time.monotonic() + timeout
+        for proc, _config, _path in self.procs:
+            try:
+                proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                raise AssertionError(f"worker {proc.pid} did not finish in time") from None
+            if proc.returncode != 0:
+                raise AssertionError(
+                    f"worker {proc.pid} failed with {proc.returncode}:\n{self.stderr(proc)}"
+                )
+
+    def kill_all(self) -> None:
+        """SIGKILL and reap every worker that is still running."""
+        for proc, _config, _path in self.procs:
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def __enter__(self) -> Children:
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _exc: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> None:
+        self.kill_all()
+
+
 MODES = {"bulk": run_bulk, "idem": run_idem, "crash": run_crash}
 
 
@@ -221,11 +306,6 @@ def main(argv: list[str]) -> None:
     """Entry point: ``MODE CONFIG_JSON``."""
     mode, config = argv[0], json.loads(argv[1])
     MODES[mode](config)
-
-
-def payload_sha(payload: bytes) -> str:
-    """SHA-256 hex of a payload, as receipts carry it."""
-    return hashlib.sha256(payload).hexdigest()
 
 
 if __name__ == "__main__":

@@ -264,9 +264,11 @@ def test_append_only_triggers_reject_changes(ledger_env: Runtime) -> None:
         "DELETE FROM ledger_subjects",
     ]
     for statement in statements:
-        with pytest.raises(Exception, match="append-only|may only grow|never changed|cannot be"):
-            with ledger_env.engine.begin() as conn:
-                conn.execute(text(statement))
+        with (
+            pytest.raises(Exception, match=r"append-only|may only grow|never changed|cannot be"),
+            ledger_env.engine.begin() as conn,
+        ):
+            conn.execute(text(statement))
     assert ledger_env.ledger.head()[0] == ENTRIES
 
 
