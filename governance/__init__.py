@@ -1,1 +1,1 @@
-"""TODO."""
+"""governance-audit: a compliance and governance audit service for ML platforms."""

@@ -1,1 +1,1 @@
-"""TODO."""
+"""The verifiable ledger: canonical envelopes, Merkle proofs, signed checkpoints, store, audit."""
