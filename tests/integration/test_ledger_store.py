@@ -1,0 +1,220 @@
+"""The ledger store on a real database: receipts, idempotency, proofs, checkpoints, backpressure."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from governance.config import Settings
+from governance.errors import Conflict, InputError, NotFound, Unavailable
+from governance.ledger import merkle
+from governance.ledger.checkpoint import NoteVerifier
+from governance.ledger.store import Ledger, Receipt
+from governance.runtime import Runtime
+
+
+def _verify_receipt(receipt: Receipt, verifier: NoteVerifier) -> None:
+    signed = verifier.verify(receipt.checkpoint)
+    assert signed.size == receipt.tree_size
+    merkle.verify_inclusion(
+        receipt.leaf_hash,
+        receipt.index,
+        receipt.tree_size,
+        list(receipt.inclusion_proof),
+        signed.root,
+    )
+
+
+def _append_many(ledger: Ledger, count: int, start: int = 0) -> list[Receipt]:
+    futures = [
+        ledger.submit("evidence", f"doc {i}".encode(), "text/plain")
+        for i in range(start, start + count)
+    ]
+    return [f.result(timeout=30) for f in futures]
+
+
+def test_receipts_verify_against_their_signed_checkpoints(runtime: Runtime) -> None:
+    verifier = NoteVerifier.from_verifier_key(runtime.ledger.verifier_key)
+    receipts = _append_many(runtime.ledger, 300)
+    assert sorted(r.index for r in receipts) == list(range(300))
+    for receipt in receipts:
+        _verify_receipt(receipt, verifier)
+    size, root = runtime.ledger.head()
+    assert size == 300
+    assert verifier.verify(runtime.ledger.checkpoint()).root == root
+
+
+def test_envelope_is_canonical_and_chains(runtime: Runtime) -> None:
+    first = runtime.ledger.append(
+        "evidence", b"alpha", "text/plain", subjects=[{"name": "model-a"}], fields={"note": "x"}
+    )
+    second = runtime.ledger.append("evidence", b"beta", "application/octet-stream")
+    one = runtime.ledger.entry(first.index)
+    two = runtime.ledger.entry(second.index)
+    envelope = json.loads(one.envelope)
+    assert envelope["v"] == 1
+    assert envelope["index"] == first.index
+    assert envelope["prev"] == "0" * 64
+    assert envelope["payload"] == {
+        "media_type": "text/plain",
+        "size": 5,
+        "sha256": hashlib.sha256(b"alpha").hexdigest(),
+    }
+    assert envelope["subjects"] == [{"name": "model-a"}]
+    assert envelope["note"] == "x"
+    assert envelope["received_at"].endswith("Z")
+    assert json.loads(two.envelope)["prev"] == one.leaf_hash.hex()
+    assert merkle.leaf_hash(one.envelope) == one.leaf_hash == first.leaf_hash
+    # Stored exactly as canonical JSON: sorted keys, no whitespace.
+    assert one.envelope == json.dumps(envelope, sort_keys=True, separators=(",", ":")).encode()
+
+
+def test_repeat_returns_the_original_receipt(runtime: Runtime) -> None:
+    verifier = NoteVerifier.from_verifier_key(runtime.ledger.verifier_key)
+    original = runtime.ledger.append("evidence", b"same bytes", "text/plain")
+    _append_many(runtime.ledger, 50)
+    again = runtime.ledger.append("evidence", b"same bytes", "text/plain")
+    assert again.duplicate is True
+    assert (again.index, again.leaf_hash, again.tree_size, again.checkpoint) == (
+        original.index,
+        original.leaf_hash,
+        original.tree_size,
+        original.checkpoint,
+    )
+    assert again.inclusion_proof == original.inclusion_proof
+    _verify_receipt(again, verifier)
+    assert runtime.ledger.head()[0] == 51
+
+
+def test_duplicates_inside_one_batch_become_one_entry(runtime: Runtime) -> None:
+    futures = [runtime.ledger.submit("evidence", b"retry me", "text/plain") for _ in range(6)]
+    receipts = [f.result(timeout=30) for f in futures]
+    assert {r.index for r in receipts} == {0}
+    assert sum(not r.duplicate for r in receipts) == 1
+    assert runtime.ledger.head()[0] == 1
+
+
+def test_explicit_idempotency_key(runtime: Runtime) -> None:
+    first = runtime.ledger.append("evidence", b"v1", "text/plain", idempotency_key="ticket-7")
+    same = runtime.ledger.append("evidence", b"v1", "text/plain", idempotency_key="ticket-7")
+    assert same.index == first.index and same.duplicate
+    with pytest.raises(Conflict, match="different payload"):
+        runtime.ledger.append("evidence", b"v2", "text/plain", idempotency_key="ticket-7")
+    # Keys are scoped by kind; the same bytes under another key are a new entry.
+    other = runtime.ledger.append("evidence", b"v1", "text/plain", idempotency_key="ticket-8")
+    assert other.index == first.index + 1
+    assert runtime.ledger.head()[0] == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"kind": "Bad Kind"}, "invalid entry kind"),
+        ({"media_type": "not a type"}, "invalid media type"),
+        ({"subjects": [{"sha256": "abc"}]}, "64 lowercase hex"),
+        ({"subjects": [{"colour": "red"}]}, "unknown subject type"),
+        ({"subjects": [{"name": "a", "sha256": "b"}]}, "exactly one"),
+        ({"fields": {"index": 3}}, "reserved envelope names"),
+        ({"fields": {"x": 2**60}}, "canonicalisable"),
+        ({"fields": {"x": float("nan")}}, "canonicalisable"),
+    ],
+)
+def test_invalid_appends_are_rejected_and_change_nothing(
+    runtime: Runtime, kwargs: dict[str, object], message: str
+) -> None:
+    args: dict[str, object] = {"kind": "evidence", "payload": b"x", "media_type": "text/plain"}
+    args.update(kwargs)
+    with pytest.raises(InputError, match=message):
+        runtime.ledger.append(**args)  # type: ignore[arg-type]
+    assert runtime.ledger.head()[0] == 0
+
+
+def test_consistency_between_every_pair_of_checkpoints(runtime: Runtime) -> None:
+    verifier = NoteVerifier.from_verifier_key(runtime.ledger.verifier_key)
+    sizes = []
+    for batch in (1, 3, 9, 2, 17, 1):
+        _append_many(runtime.ledger, batch, start=sum(sizes) if sizes else 0)
+        sizes.append(runtime.ledger.head()[0])
+    roots = {size: verifier.verify(runtime.ledger.checkpoint(size)).root for size in sizes}
+    for old in sizes:
+        assert runtime.ledger.root_at(old) == roots[old]
+        for new in sizes:
+            if old <= new:
+                proof = runtime.ledger.consistency_proof(old, new)
+                merkle.verify_consistency(old, new, roots[old], roots[new], proof)
+    for index in range(sizes[-1]):
+        proof = runtime.ledger.inclusion_proof(index, sizes[-1])
+        leaf = runtime.ledger.entry(index).leaf_hash
+        merkle.verify_inclusion(leaf, index, sizes[-1], proof, roots[sizes[-1]])
+
+
+def test_reads_reject_impossible_requests(runtime: Runtime) -> None:
+    _append_many(runtime.ledger, 3)
+    with pytest.raises(NotFound):
+        runtime.ledger.entry(3)
+    with pytest.raises(NotFound):
+        runtime.ledger.inclusion_proof(0, 4)
+    with pytest.raises(InputError):
+        runtime.ledger.inclusion_proof(3, 3)
+    with pytest.raises(InputError):
+        runtime.ledger.consistency_proof(3, 2)
+    with pytest.raises(NotFound, match="no checkpoint for tree size 2"):
+        runtime.ledger.checkpoint(2)
+
+
+def test_subject_index(runtime: Runtime) -> None:
+    digest = hashlib.sha256(b"model weights").hexdigest()
+    a = runtime.ledger.append("evidence", b"a", "text/plain", subjects=[{"sha256": digest}])
+    runtime.ledger.append("other", b"b", "text/plain", subjects=[{"sha256": digest}])
+    assert runtime.ledger.indexes_for_subject({"sha256": digest}) == [0, 1]
+    assert runtime.ledger.indexes_for_subject({"sha256": digest}, "evidence") == [a.index]
+
+
+def test_saturated_writer_answers_unavailable(tmp_path: Path) -> None:
+    """With the database write-locked, the queue fills and further appends get Unavailable."""
+    db = tmp_path / "g.db"
+    settings = Settings(
+        database_url=f"sqlite:///{db}",
+        signing_key_file=tmp_path / "key",
+        append_queue_size=4,
+        append_max_batch=1,
+        append_timeout_seconds=0.5,
+    )
+    runtime = Runtime.open(settings, migrate=True)
+    blocker = sqlite3.connect(db, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        accepted = []
+        with pytest.raises(Unavailable, match="saturated"):
+            for i in range(100):
+                accepted.append(runtime.ledger.submit("evidence", f"{i}".encode(), "text/plain"))
+        assert 4 <= len(accepted) <= 6
+        with pytest.raises(Unavailable):
+            runtime.ledger.append("evidence", b"late", "text/plain")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    # Once the lock is gone, everything that was accepted commits; nothing is lost.
+    receipts = [f.result(timeout=60) for f in accepted]
+    assert runtime.ledger.head()[0] >= len(receipts)
+    runtime.close()
+
+
+def test_writer_survives_a_failed_batch(runtime: Runtime, database: object) -> None:
+    """A batch that cannot commit fails its callers with Unavailable; later batches succeed."""
+    ok = runtime.ledger.append("evidence", b"before", "text/plain")
+    original = runtime.ledger._integrate
+
+    def failing_once(batch: list[object]) -> object:
+        runtime.ledger._integrate = original  # type: ignore[method-assign]
+        raise RuntimeError("disk on fire")
+
+    runtime.ledger._integrate = failing_once  # type: ignore[assignment,method-assign]
+    with pytest.raises(Unavailable, match="retry"):
+        runtime.ledger.append("evidence", b"during", "text/plain")
+    after = runtime.ledger.append("evidence", b"during", "text/plain")
+    assert after.index == ok.index + 1
