@@ -75,6 +75,10 @@ def create_db_engine(url: str, *, pool: bool = True) -> Engine:
             kwargs["pool_size"] = 16
             kwargs["max_overflow"] = 16
             kwargs["pool_pre_ping"] = True
+        # The integrator reads the head row after waiting for its lock; under a stricter default
+        # (a server or role set to repeatable read) that read would fail with a serialization
+        # error. Readers that need a snapshot (audit, export) set their own level.
+        kwargs["isolation_level"] = "READ COMMITTED"
         return create_engine(url, **kwargs)
     raise ConfigError(
         f"unsupported database backend {backend!r}",

@@ -40,8 +40,9 @@ from governance.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
-#: Key of the PostgreSQL advisory lock that makes one process at a time the integrator.
-ADVISORY_LOCK_KEY = 0x676F76_6C6467  # "gov" "ldg"
+#: First half of the PostgreSQL advisory lock that makes one process at a time the integrator;
+#: the second half is the schema's hash, so ledgers in different schemas do not wait on each other.
+ADVISORY_LOCK_CLASS = 0x676F76  # "gov"
 
 #: Envelope fields the ledger owns; kind-specific fields may not use these names.
 RESERVED_FIELDS = frozenset({"v", "index", "kind", "prev", "received_at", "payload", "subjects"})
@@ -391,7 +392,10 @@ class Ledger:
         cur = conn.cursor()
         try:
             if d.postgres:
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
+                cur.execute(
+                    "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))",
+                    (ADVISORY_LOCK_CLASS,),
+                )
                 cur.execute(
                     "SELECT size, root, frontier, last_leaf FROM ledger_head "
                     "WHERE id = 1 FOR UPDATE"
@@ -518,6 +522,18 @@ class Ledger:
         for idem, group in groups.items():
             if idem in assigned:
                 index, leaf = assigned[idem]
+                try:
+                    proof = merkle.inclusion_proof(index, frontier.size, lookup)
+                except Exception:
+                    # Committed, so never report it as lost: a retry with the same key returns
+                    # the entry's receipt.
+                    log.exception("entry %d committed but its receipt could not be built", index)
+                    failure = Unavailable(
+                        f"entry {index} was committed but its receipt could not be built; "
+                        "retry with the same idempotency key to get it"
+                    )
+                    outcomes.extend((p, failure) for p in group)
+                    continue
                 receipt = Receipt(
                     index=index,
                     kind=group[0].kind,
@@ -525,7 +541,7 @@ class Ledger:
                     payload_sha256=group[0].payload_sha256,
                     tree_size=frontier.size,
                     checkpoint=note or "",
-                    inclusion_proof=tuple(merkle.inclusion_proof(index, frontier.size, lookup)),
+                    inclusion_proof=tuple(proof),
                 )
                 outcomes.append((group[0], receipt))
                 rest = group[1:]
