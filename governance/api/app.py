@@ -117,14 +117,14 @@ class AccessLog:
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
-    """Build the app. Without ``runtime`` it opens one (migrations applied) for its lifetime."""
+    """Build the app; without ``runtime`` it opens one for its lifetime (migrations applied)."""
     owned = runtime is None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = app.state.runtime
         if rt is None:
-            rt = Runtime.open(settings, migrate=True)
+            rt = Runtime.open(settings)
             app.state.runtime = rt
         rt.ledger.start()
         try:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from governance.api.deps import require, runtime
 from governance.auth.keys import Role
+
+#: Indexes and sizes are 64-bit signed integers in both databases.
+MAX_INDEX = 2**63 - 1
 
 router = APIRouter(
     prefix="/api/v1/ledger",
@@ -25,7 +28,7 @@ router = APIRouter(
     summary="A signed checkpoint (C2SP note), the newest or for a tree size",
 )
 async def checkpoint(
-    request: Request, size: Annotated[int | None, Query(ge=1)] = None
+    request: Request, size: Annotated[int | None, Query(ge=1, le=MAX_INDEX)] = None
 ) -> PlainTextResponse:
     """The signed note text: origin, size, base64 root, blank line, signature line."""
     note = await run_in_threadpool(runtime(request).ledger.checkpoint, size)
@@ -43,7 +46,9 @@ async def public_key(request: Request) -> PlainTextResponse:
 
 
 @router.get("/entries/{index}", summary="One entry: its exact envelope bytes and leaf hash")
-async def entry(request: Request, index: int) -> dict[str, Any]:
+async def entry(
+    request: Request, index: Annotated[int, Path(ge=0, le=MAX_INDEX)]
+) -> dict[str, Any]:
     """``envelope`` is base64 of the exact leaf bytes; ``erased`` once its payload was erased."""
     record = await run_in_threadpool(runtime(request).ledger.entry, index)
     return {
@@ -59,8 +64,10 @@ async def entry(request: Request, index: int) -> dict[str, Any]:
 @router.get("/proofs/inclusion", summary="RFC 9162 inclusion proof of an entry in a tree size")
 async def inclusion(
     request: Request,
-    index: Annotated[int, Query(ge=0)],
-    size: Annotated[int | None, Query(ge=1, description="tree size; default: current")] = None,
+    index: Annotated[int, Query(ge=0, le=MAX_INDEX)],
+    size: Annotated[
+        int | None, Query(ge=1, le=MAX_INDEX, description="tree size; default: current")
+    ] = None,
 ) -> dict[str, Any]:
     """Audit path from the leaf to the root of the tree of ``size`` entries, leaf side first."""
     ledger = runtime(request).ledger
@@ -78,8 +85,8 @@ async def inclusion(
 @router.get("/proofs/consistency", summary="RFC 9162 consistency proof between two tree sizes")
 async def consistency(
     request: Request,
-    from_size: Annotated[int, Query(alias="from", ge=0)],
-    to_size: Annotated[int, Query(alias="to", ge=0)],
+    from_size: Annotated[int, Query(alias="from", ge=0, le=MAX_INDEX)],
+    to_size: Annotated[int, Query(alias="to", ge=0, le=MAX_INDEX)],
 ) -> dict[str, Any]:
     """Proof that the tree of ``to`` entries extends the tree of ``from`` entries."""
     hashes = await run_in_threadpool(runtime(request).ledger.consistency_proof, from_size, to_size)

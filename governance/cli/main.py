@@ -11,9 +11,9 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
-import click
 import typer
 from pydantic import ValidationError
+from typer.exceptions import TyperException
 
 from governance.cli import keys, ledger
 from governance.cli.common import EXIT_ERROR, fail, settings_from_env
@@ -41,23 +41,25 @@ def serve(
     import uvicorn
 
     from governance.api.app import create_app
+    from governance.db import upgrade
+    from governance.ledger.checkpoint import load_or_create_signing_key
     from governance.logs import configure_logging
-    from governance.runtime import Runtime
 
     settings = settings_from_env()
     configure_logging(settings.log_level, json_format=settings.log_json)
-    runtime = Runtime.open(settings, migrate=True, start=False)
-    try:
-        uvicorn.run(
-            create_app(settings, runtime),
-            host=host or settings.host,
-            port=port or settings.port,
-            log_config=None,
-            access_log=False,
-            server_header=False,
-        )
-    finally:
-        runtime.close()
+    # Fail before listening, with a plain message, if the database or the key is unusable.
+    upgrade(settings.database_url)
+    load_or_create_signing_key(settings.signing_key_file)
+    # The app opens the runtime in its lifespan and closes it there, so a SIGTERM (after which
+    # uvicorn re-raises the signal) still drains the writer and closes the database.
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
 
 
 @db_app.command("upgrade")
@@ -77,13 +79,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Without standalone mode, click returns a command's exit code instead of exiting.
         result = app(args=argv, prog_name="governance", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        return EXIT_ERROR
-    except click.Abort:
+    except typer.Abort:
         typer.echo("aborted", err=True)
+        return EXIT_ERROR
+    except TyperException as exc:
+        # Usage errors (missing option, bad value, unknown command) print their own message.
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            typer.echo(f"error: {exc}", err=True)
         return EXIT_ERROR
     except ValidationError as exc:
         return fail(f"invalid settings: {exc}")

@@ -694,6 +694,8 @@ class Ledger:
 
     def entry(self, index: int) -> EntryRecord:
         """Read one entry; raises :class:`NotFound` when there is none."""
+        if not 0 <= index < 2**63:
+            raise NotFound(f"no entry {index} in the ledger")
         rows = self._query(
             "SELECT e.kind, e.envelope, n.hash, p.idx FROM ledger_entries e "
             "LEFT JOIN ledger_nodes n ON n.id = ? "

@@ -28,7 +28,7 @@ from governance.runtime import Runtime
 
 EVIDENCE = "/api/v1/evidence"
 LEDGER = "/api/v1/ledger"
-PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n\x00\x01\x02\xff\xfe%%EOF\n"
+PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n\x00\x01\xff\xfe%%EOF\n"
 ORIGIN = "test.governance/ledger"  # the origin the shared `settings` fixture configures
 SMALL_LIMIT = 2048  # the smallest max_body_bytes the settings allow is 1024
 FIRST_DOCUMENT_SHA256 = hashlib.sha256(b"document 0\n").hexdigest()  # see `documents`

@@ -1,0 +1,433 @@
+"""The ``governance`` command line, run in-process through ``main(argv)``, on both backends.
+
+Settings come from ``GOVERNANCE_*`` variables exactly as in production; each test gets a migrated
+database (the ``database`` fixture) and its own checkpoint key file.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from governance.auth.keys import KeyStore, Role
+from governance.cli.common import EXIT_ERROR, EXIT_FAILED_CHECK, EXIT_OK
+from governance.cli.main import main
+from governance.config import Settings
+from governance.db import create_db_engine
+from governance.errors import Unauthenticated
+from governance.ledger import merkle
+from governance.ledger.checkpoint import NoteSigner, NoteVerifier
+from governance.ledger.store import Receipt
+from governance.runtime import Runtime
+
+ORIGIN = "cli.test/ledger"
+ENTRIES = 6
+TAMPERED = 2  # the entry the tampering tests damage (not the first, not the last)
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def lines(self) -> list[str]:
+        return [line for line in self.out.splitlines() if line.strip()]
+
+
+@dataclass(frozen=True)
+class Env:
+    database_url: str
+    key_file: Path
+    tmp: Path
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, database: Any, tmp_path: Path) -> Env:
+    for name in list(os.environ):
+        if name.startswith("GOVERNANCE_") and name != "GOVERNANCE_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name)
+    key_file = tmp_path / "keys" / "checkpoint.key"
+    monkeypatch.setenv("GOVERNANCE_DATABASE_URL", database.url)
+    monkeypatch.setenv("GOVERNANCE_SIGNING_KEY_FILE", str(key_file))
+    monkeypatch.setenv("GOVERNANCE_LEDGER_ORIGIN", ORIGIN)
+    monkeypatch.setenv("GOVERNANCE_LOG_JSON", "false")
+    monkeypatch.setenv("NO_COLOR", "1")
+    return Env(database.url, key_file, tmp_path)
+
+
+@pytest.fixture
+def cli(env: Env, capsys: pytest.CaptureFixture[str]) -> Any:
+    """Run ``governance ARGS...`` in-process; returns its exit code and captured output."""
+
+    def run(*argv: str) -> Result:
+        capsys.readouterr()
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return Result(code, out, err)
+
+    return run
+
+
+@pytest.fixture
+def key_store(env: Env) -> Iterator[KeyStore]:
+    engine = create_db_engine(env.database_url, pool=False)
+    try:
+        yield KeyStore(engine, cache_seconds=0)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def receipts(env: Env) -> list[Receipt]:
+    """ENTRIES evidence-like entries appended through a Runtime built from the same environment."""
+    rt = Runtime.open(Settings())
+    try:
+        return [
+            rt.ledger.append(
+                "evidence",
+                f"report {i}\n".encode() + bytes(range(256)),
+                "application/octet-stream",
+                subjects=[{"name": f"report-{i}"}],
+            )
+            for i in range(ENTRIES)
+        ]
+    finally:
+        rt.close()
+
+
+def assert_check_failed(result: Result) -> None:
+    """`ledger audit` / `ledger verify` exit 1 (not 0, not 2) when they find damage."""
+    assert result.code == EXIT_FAILED_CHECK, result
+
+
+def public_key(cli: Any) -> str:
+    result = cli("ledger", "public-key")
+    assert result.code == EXIT_OK, result
+    return result.lines[-1].strip()
+
+
+def export(cli: Any, out: Path) -> Path:
+    result = cli("ledger", "export", "--out", str(out))
+    assert result.code == EXIT_OK, result
+    assert f"exported {ENTRIES} entries to {out}" in result.out
+    for name in ("manifest.json", "public-key.txt", "entries.jsonl", "checkpoints.jsonl"):
+        assert (out / name).is_file(), name
+    return out
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
+    path.write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records))
+
+
+def flip_bit(data: bytes, position: int) -> bytes:
+    changed = bytearray(data)
+    changed[position] ^= 0x01
+    return bytes(changed)
+
+
+# ------------------------------------------------------------------------------------ db and keys
+
+
+def test_db_upgrade(cli: Any) -> None:
+    for _ in range(2):  # the database is already migrated: upgrading again is harmless
+        result = cli("db", "upgrade")
+        assert result.code == EXIT_OK, result
+        assert "database at revision head" in result.out
+
+
+def test_keys_create_prints_the_key_alone_on_the_last_line(cli: Any, key_store: KeyStore) -> None:
+    result = cli("keys", "create", "--role", "ingest", "--name", "ci")
+
+    assert result.code == EXIT_OK, result
+    key = result.out.rstrip("\n").split("\n")[-1]
+    assert key.startswith("gov_")
+    assert key == key.strip()
+    assert " " not in key
+    assert key not in "\n".join(result.out.splitlines()[:-1])  # shown exactly once
+    principal = key_store.authenticate(key)
+    assert principal.role is Role.INGEST
+    assert principal.name == "ci"
+    assert principal.key_id in result.out
+
+
+def test_keys_create_with_an_unknown_role(cli: Any, key_store: KeyStore) -> None:
+    result = cli("keys", "create", "--role", "nope", "--name", "ci")
+
+    assert result.code == EXIT_ERROR, result
+    assert "nope" in result.err
+    for role in Role:
+        assert role.value in result.err
+    assert "gov_" not in result.out
+    assert key_store.list() == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["keys", "create", "--role", "ingest"],
+        ["ledger", "erase", "--index", "x", "--reason", "typo"],
+        ["ledger", "verify", "--bundel", "/tmp"],
+        ["no-such-command"],
+        ["keys"],
+        [],
+    ],
+    ids=["missing-option", "bad-integer", "unknown-option", "unknown-command", "group", "none"],
+)
+def test_usage_errors_exit_2(cli: Any, key_store: KeyStore, argv: list[str]) -> None:
+    try:
+        result = cli(*argv)
+    except Exception as exc:
+        # Known bug (reported): governance/cli/main.py catches click.ClickException, but Typer
+        # 0.29 raises its vendored typer._click exceptions, so usage errors escape main() as a
+        # traceback (exit 1 from the console script, the code for "a check found damage").
+        if type(exc).__module__.startswith("typer."):
+            pytest.xfail(f"main() lets {type(exc).__name__} escape instead of exiting 2")
+        raise
+    assert result.code == EXIT_ERROR, result
+    assert "Traceback" not in result.err
+    assert key_store.list() == []
+
+
+def test_keys_list_and_revoke(cli: Any, key_store: KeyStore) -> None:
+    created = cli("keys", "create", "--role", "auditor", "--name", "ci auditor")
+    key = created.lines[-1]
+    key_id = key_store.authenticate(key).key_id
+    other = cli("keys", "create", "--role", "admin", "--name", "ops").lines[-1]
+
+    listed = cli("keys", "list")
+    assert listed.code == EXIT_OK, listed
+    assert key not in listed.out  # never the secret
+    row = next(line for line in listed.lines if line.startswith(key_id))
+    assert "auditor" in row
+    assert row.endswith("ci auditor")
+    assert row.split()[3] == "-"  # not revoked
+
+    revoked = cli("keys", "revoke", key_id)
+    assert revoked.code == EXIT_OK, revoked
+    assert f"revoked {key_id}" in revoked.out
+    with pytest.raises(Unauthenticated):
+        key_store.authenticate(key)
+    assert key_store.authenticate(other).role is Role.ADMIN
+
+    row = next(line for line in cli("keys", "list").lines if line.startswith(key_id))
+    assert row.split()[3] != "-"
+
+    assert cli("keys", "revoke", key_id).code == EXIT_OK  # revoking twice is harmless
+
+
+def test_keys_revoke_an_unknown_id(cli: Any) -> None:
+    result = cli("keys", "revoke", "000000000000")
+    assert result.code == EXIT_ERROR, result
+    assert "000000000000" in result.err
+
+
+# ---------------------------------------------------------------------------------------- ledger
+
+
+def test_ledger_checkpoint(cli: Any, receipts: list[Receipt]) -> None:
+    verifier = NoteVerifier.from_verifier_key(public_key(cli))
+    assert verifier.name == ORIGIN
+
+    result = cli("ledger", "checkpoint")
+
+    assert result.code == EXIT_OK, result
+    checkpoint = verifier.verify(result.out)
+    assert checkpoint.origin == ORIGIN
+    assert checkpoint.size == ENTRIES
+    assert checkpoint.root == merkle.root_from_leaf_hashes([r.leaf_hash for r in receipts])
+
+    older = cli("ledger", "checkpoint", "--size", "2")
+    assert older.code == EXIT_OK, older
+    assert verifier.verify(older.out).size == 2
+    assert verifier.verify(older.out).root == merkle.root_from_leaf_hashes(
+        [r.leaf_hash for r in receipts[:2]]
+    )
+
+
+def test_ledger_checkpoint_of_an_empty_ledger(cli: Any) -> None:
+    result = cli("ledger", "checkpoint")
+    assert result.code == EXIT_ERROR, result
+    assert "empty" in result.err
+
+
+def test_ledger_audit_of_a_clean_ledger(cli: Any, receipts: list[Receipt]) -> None:
+    result = cli("ledger", "audit")
+    assert result.code == EXIT_OK, result
+    assert f"audit: {ENTRIES} entries, {ENTRIES} checkpoints" in result.out
+    assert "OK: no damage found" in result.out
+
+    as_json = cli("ledger", "audit", "--json")
+    assert as_json.code == EXIT_OK, as_json
+    report = json.loads(as_json.out)
+    assert report["ok"] is True
+    assert report["entries"] == ENTRIES
+    assert report["first_problem"] is None
+    assert report["root"] == merkle.root_from_leaf_hashes([r.leaf_hash for r in receipts]).hex()
+
+
+def test_export_and_verify(cli: Any, env: Env, receipts: list[Receipt]) -> None:
+    bundle = export(cli, env.tmp / "bundle")
+    key = public_key(cli)
+    assert (bundle / "public-key.txt").read_text().strip() == key
+    entries = read_jsonl(bundle / "entries.jsonl")
+    assert [e["index"] for e in entries] == list(range(ENTRIES))
+    assert [e["leaf_hash"] for e in entries] == [r.leaf_hash.hex() for r in receipts]
+
+    result = cli("ledger", "verify", "--bundle", str(bundle), "--public-key", key)
+
+    assert result.code == EXIT_OK, result
+    assert f"verify: {ENTRIES} entries" in result.out
+    assert "OK: no damage found" in result.out
+    assert "warning" not in result.err
+
+    self_trusted = cli("ledger", "verify", "--bundle", str(bundle))
+    assert self_trusted.code == EXIT_OK, self_trusted
+    assert "no --public-key given" in self_trusted.err
+
+
+def test_export_refuses_a_non_empty_directory(cli: Any, env: Env, receipts: list[Receipt]) -> None:
+    out = env.tmp / "occupied"
+    out.mkdir()
+    (out / "something").write_text("keep me")
+    result = cli("ledger", "export", "--out", str(out))
+    assert result.code == EXIT_ERROR, result
+    assert (out / "something").read_text() == "keep me"
+
+
+def _tamper_envelope(bundle: Path) -> None:
+    path = bundle / "entries.jsonl"
+    records = read_jsonl(path)
+    envelope = base64.b64decode(records[TAMPERED]["envelope"])
+    # One bit inside the timestamp: still a well-formed envelope, but no longer the hashed one.
+    position = envelope.index(b'"received_at":"') + len(b'"received_at":"') + 3
+    records[TAMPERED]["envelope"] = base64.b64encode(flip_bit(envelope, position)).decode()
+    write_jsonl(path, records)
+
+
+def _tamper_payload(bundle: Path) -> None:
+    path = bundle / "payloads.jsonl"
+    records = read_jsonl(path)
+    assert records[TAMPERED]["index"] == TAMPERED
+    data = base64.b64decode(records[TAMPERED]["data"])
+    records[TAMPERED]["data"] = base64.b64encode(flip_bit(data, 100)).decode()
+    write_jsonl(path, records)
+
+
+def _delete_entry(bundle: Path) -> None:
+    path = bundle / "entries.jsonl"
+    lines = path.read_text().splitlines(keepends=True)
+    del lines[TAMPERED]
+    path.write_text("".join(lines))
+
+
+@pytest.mark.parametrize(
+    ("tamper", "damage"),
+    [
+        (_tamper_envelope, "envelope_changed"),
+        (_tamper_payload, "payload_changed"),
+        (_delete_entry, "entry_missing"),
+    ],
+    ids=["envelope", "payload", "missing-entry"],
+)
+def test_verify_finds_a_damaged_bundle(
+    cli: Any, env: Env, receipts: list[Receipt], tamper: Any, damage: str
+) -> None:
+    bundle = export(cli, env.tmp / "bundle")
+    key = public_key(cli)
+    assert cli("ledger", "verify", "--bundle", str(bundle), "--public-key", key).code == EXIT_OK
+    tamper(bundle)
+
+    result = cli("ledger", "verify", "--bundle", str(bundle), "--public-key", key)
+
+    assert f"FAILED: first problem at index {TAMPERED}: {damage}" in result.out, result
+    assert "OK: no damage found" not in result.out
+    as_json = cli("ledger", "verify", "--bundle", str(bundle), "--public-key", key, "--json")
+    report = json.loads(as_json.out)
+    assert report["ok"] is False
+    assert report["first_problem"]["index"] == TAMPERED
+    assert report["first_problem"]["damage"] == damage
+    assert_check_failed(result)
+    assert_check_failed(as_json)
+
+
+def test_verify_with_another_key(cli: Any, env: Env, receipts: list[Receipt]) -> None:
+    bundle = export(cli, env.tmp / "bundle")
+    impostor = NoteSigner(ORIGIN, Ed25519PrivateKey.generate()).verifier_key
+    assert impostor != public_key(cli)
+
+    result = cli("ledger", "verify", "--bundle", str(bundle), "--public-key", impostor)
+
+    assert "checkpoint_invalid" in result.out, result
+    assert "FAILED: first problem at index 0: checkpoint_invalid" in result.out
+    assert_check_failed(result)
+
+
+def test_verify_with_a_malformed_key(cli: Any, env: Env, receipts: list[Receipt]) -> None:
+    bundle = export(cli, env.tmp / "bundle")
+    result = cli("ledger", "verify", "--bundle", str(bundle), "--public-key", "not+a+key")
+    assert result.code == EXIT_ERROR, result
+    assert "public key" in result.err
+
+
+def test_erase(cli: Any, env: Env, receipts: list[Receipt]) -> None:
+    erased = 1
+    result = cli("ledger", "erase", "--index", str(erased), "--reason", "GDPR Art. 17 request")
+    assert result.code == EXIT_OK, result
+    assert f"erased payload of entry {erased}; erasure recorded as entry {ENTRIES}" in result.out
+
+    audit = cli("ledger", "audit")
+    assert audit.code == EXIT_OK, audit
+    assert f"audit: {ENTRIES + 1} entries" in audit.out
+    assert f"erased (payload deleted on record, not tampering): {erased}" in audit.out
+    assert "OK: no damage found" in audit.out
+    assert json.loads(cli("ledger", "audit", "--json").out)["erased"] == [erased]
+
+    # Erasing again completes nothing new: still one erasure entry.
+    again = cli("ledger", "erase", "--index", str(erased), "--reason", "GDPR Art. 17 request")
+    assert again.code == EXIT_OK, again
+    assert f"erasure recorded as entry {ENTRIES}" in again.out
+
+    bundle = env.tmp / "after-erase"
+    exported = cli("ledger", "export", "--out", str(bundle))
+    assert exported.code == EXIT_OK, exported
+    payloads = [r["index"] for r in read_jsonl(bundle / "payloads.jsonl")]
+    assert erased not in payloads
+    verified = cli("ledger", "verify", "--bundle", str(bundle), "--public-key", public_key(cli))
+    assert verified.code == EXIT_OK, verified
+    assert f"erased (payload deleted on record, not tampering): {erased}" in verified.out
+    assert "OK: no damage found" in verified.out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--index", "999", "--reason", "x"], "999"),
+        (["--index", "0", "--reason", "   "], "reason"),
+    ],
+)
+def test_erase_refuses(cli: Any, receipts: list[Receipt], args: list[str], message: str) -> None:
+    result = cli("ledger", "erase", *args)
+    assert result.code == EXIT_ERROR, result
+    assert message in result.err
+    assert cli("ledger", "audit").out.count("erased") == 0
+
+
+def test_verify_a_missing_bundle(cli: Any) -> None:
+    result = cli("ledger", "verify", "--bundle", "/nonexistent")
+    assert result.code == EXIT_ERROR, result
+    assert "/nonexistent" in result.err
+    assert "Traceback" not in result.err
