@@ -266,11 +266,7 @@ def test_live_server(server: Server) -> None:
 
     # Closing the runtime closes every SQLite connection, and SQLite then checkpoints and removes
     # the WAL; a leftover WAL means `serve` never reached its `runtime.close()`.
-    if (server.tmp / "g.db-wal").exists():
-        # Known bug (reported): uvicorn re-raises the captured SIGTERM when Server.serve() ends
-        # (signal.raise_signal), so the process dies inside uvicorn.run() and the `finally:
-        # runtime.close()` of governance/cli/main.py serve() never runs.
-        pytest.xfail("serve does not close its runtime on SIGTERM")
+    assert not (server.tmp / "g.db-wal").exists(), "serve did not close its runtime on SIGTERM"
 
 
 def test_malformed_requests_do_not_hurt_the_server(server: Server) -> None:

@@ -188,15 +188,7 @@ def test_keys_create_with_an_unknown_role(cli: Any, key_store: KeyStore) -> None
     ids=["missing-option", "bad-integer", "unknown-option", "unknown-command", "group", "none"],
 )
 def test_usage_errors_exit_2(cli: Any, key_store: KeyStore, argv: list[str]) -> None:
-    try:
-        result = cli(*argv)
-    except Exception as exc:
-        # Known bug (reported): governance/cli/main.py catches click.ClickException, but Typer
-        # 0.29 raises its vendored typer._click exceptions, so usage errors escape main() as a
-        # traceback (exit 1 from the console script, the code for "a check found damage").
-        if type(exc).__module__.startswith("typer."):
-            pytest.xfail(f"main() lets {type(exc).__name__} escape instead of exiting 2")
-        raise
+    result = cli(*argv)
     assert result.code == EXIT_ERROR, result
     assert "Traceback" not in result.err
     assert key_store.list() == []
