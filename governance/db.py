@@ -32,7 +32,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # A transaction that will write asks for the write lock up front (execution option
+    # ``sqlite_immediate``): upgrading a read lock later can deadlock against the ledger writer.
+    immediate = connection.get_execution_options().get("sqlite_immediate", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def create_db_engine(url: str, *, pool: bool = True) -> Engine:

@@ -11,6 +11,9 @@ from governance.config import Settings
 from governance.db import create_db_engine, upgrade
 from governance.ledger.checkpoint import NoteSigner, load_or_create_signing_key
 from governance.ledger.store import Ledger
+from governance.lineage.ingest import LineageIngest
+from governance.lineage.projection import Projector
+from governance.lineage.queries import LineageQueries
 from governance.metrics import Metrics
 
 
@@ -24,6 +27,9 @@ class Runtime:
     ledger: Ledger
     keys: KeyStore
     metrics: Metrics
+    projector: Projector
+    lineage: LineageIngest
+    queries: LineageQueries
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = False, start: bool = True) -> Runtime:
@@ -43,10 +49,27 @@ class Runtime:
             append_timeout=settings.append_timeout_seconds,
             metrics=metrics,
         )
-        if start:
-            ledger.start()
         keys = KeyStore(engine, cache_seconds=settings.api_key_cache_seconds)
-        return cls(settings, engine, signer, ledger, keys, metrics)
+        projector = Projector(engine)
+        runtime = cls(
+            settings,
+            engine,
+            signer,
+            ledger,
+            keys,
+            metrics,
+            projector,
+            LineageIngest(ledger, projector),
+            LineageQueries(engine),
+        )
+        if start:
+            runtime.start()
+        return runtime
+
+    def start(self) -> None:
+        """Start the ledger writer and bring the projection up to date with the ledger."""
+        self.ledger.start()
+        self.projector.catch_up()
 
     def close(self) -> None:
         """Drain and stop the writer, then close database connections."""

@@ -7,7 +7,8 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import governance.auth.models
-import governance.ledger.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import governance.ledger.models
+import governance.lineage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from governance.db import create_db_engine
 
 target_metadata = SQLModel.metadata

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from governance.api import errors, evidence, health, ledger
+from governance.api import errors, evidence, health, ledger, lineage
 from governance.api.errors import problem
 from governance.config import Settings
 from governance.errors import PayloadTooLarge
@@ -126,7 +126,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         if rt is None:
             rt = Runtime.open(settings)
             app.state.runtime = rt
-        rt.ledger.start()
+        rt.start()
         try:
             yield
         finally:
@@ -141,7 +141,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     errors.install(app)
-    for module in (health, evidence, ledger):
+    for module in (health, evidence, ledger, lineage):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLog)

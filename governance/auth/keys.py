@@ -32,6 +32,7 @@ class Role(StrEnum):
     GATE = "gate"
     APPROVER = "approver"
     AUDITOR = "auditor"
+    STEWARD = "steward"
     ADMIN = "admin"
 
 

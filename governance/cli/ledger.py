@@ -139,6 +139,17 @@ def verify(
 
 
 @app.command()
+def reindex() -> None:
+    """Rebuild the lineage projection from the ledger (entry 0 onwards), identically."""
+    with _runtime() as rt:
+        size, _root = rt.ledger.head()
+        rt.projector.reset()
+        with _progress("reindexing", size) as advance:
+            rt.projector.catch_up(progress=advance)
+    typer.echo(f"projection rebuilt from {size} ledger entries")
+
+
+@app.command()
 def erase(
     index: Annotated[int, typer.Option("--index", help="Entry whose payload to erase")],
     reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the ledger)")],

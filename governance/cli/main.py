@@ -15,7 +15,7 @@ import typer
 from pydantic import ValidationError
 from typer.exceptions import TyperException
 
-from governance.cli import keys, ledger
+from governance.cli import keys, ledger, lineage
 from governance.cli.common import EXIT_ERROR, fail, settings_from_env
 from governance.errors import GovernanceError
 
@@ -30,6 +30,7 @@ db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_he
 app.add_typer(db_app, name="db")
 app.add_typer(keys.app, name="keys")
 app.add_typer(ledger.app, name="ledger")
+app.add_typer(lineage.app, name="lineage")
 
 
 @app.command()

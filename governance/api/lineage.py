@@ -1,0 +1,270 @@
+"""OpenLineage ingestion (what the stock clients send) and lineage queries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from governance.api.deps import require, runtime
+from governance.api.evidence import idempotency_key
+from governance.auth.keys import Principal, Role
+from governance.errors import InputError
+from governance.lineage.classification import check_classification
+from governance.lineage.ingest import check_content_type, decode_body
+from governance.lineage.queries import MAX_DEPTH, Direction
+
+router = APIRouter(tags=["lineage"])
+READERS = (Role.AUDITOR, Role.GATE, Role.ADMIN)
+_RAW_JSON = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
+
+async def _body(request: Request, content_type: str | None, encoding: str | None) -> bytes:
+    check_content_type(content_type)
+    body = await request.body()
+    return decode_body(body, encoding, runtime(request).settings.max_body_bytes)
+
+
+@router.post(
+    "/api/v1/lineage",
+    status_code=201,
+    summary="Receive one OpenLineage event (role ingest or admin); 201 with an empty body",
+    response_class=Response,
+    responses={400: {"description": "identity fields missing or malformed (errors by JSON path)"}},
+    openapi_extra=_RAW_JSON,
+)
+async def post_event(
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Role.INGEST, Role.ADMIN))],
+    content_type: Annotated[str | None, Header()] = None,
+    content_encoding: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Exactly what OpenLineage clients send: a RunEvent, DatasetEvent or JobEvent.
+
+    ``Content-Encoding: gzip`` is accepted. Facet-schema problems are recorded as warnings, not
+    rejections. Sending the same bytes again is a no-op that still answers 201.
+    """
+    raw = await _body(request, content_type, content_encoding)
+    rt = runtime(request)
+    key = idempotency_key(request, rt.settings.max_idempotency_key_length)
+    receipt = await rt.lineage.ingest(raw, principal.key_id, key)
+    return Response(status_code=201, headers={"X-Ledger-Index": str(receipt.index)})
+
+
+@router.post(
+    "/api/v1/lineage/batch",
+    summary="Receive a JSON array of OpenLineage events; one result per event",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "array"}}},
+        }
+    },
+)
+async def post_batch(
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Role.INGEST, Role.ADMIN))],
+    content_type: Annotated[str | None, Header()] = None,
+    content_encoding: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """200 when every event was accepted, 207 when some were not (each result has a status)."""
+    raw = await _body(request, content_type, content_encoding)
+    results = await runtime(request).lineage.ingest_batch(raw, principal.key_id)
+    status = 200 if all(r.status == 201 for r in results) else 207
+    return JSONResponse({"results": [r.to_json() for r in results]}, status_code=status)
+
+
+@router.get(
+    "/api/v1/lineage",
+    summary="Marquez-compatible lineage graph around a node (both directions)",
+    dependencies=[Depends(require(*READERS))],
+)
+async def marquez_lineage(
+    request: Request,
+    node_id: Annotated[
+        str, Query(alias="nodeId", description="dataset:<ns>:<name> or job:<ns>:<name>")
+    ],
+    depth: Annotated[int, Query(ge=0, le=MAX_DEPTH)] = 20,
+) -> dict[str, Any]:
+    """``{"graph": [{"id", "type", "data", "inEdges", "outEdges"}]}``; edges name ledger indexes."""
+    graph = await run_in_threadpool(runtime(request).queries.marquez_lineage, node_id, depth)
+    return graph.to_json()
+
+
+@router.get(
+    "/api/v1/lineage/graph",
+    summary="Lineage graph of a dataset, job or run, in a direction, as of a time",
+    dependencies=[Depends(require(*READERS))],
+)
+async def lineage_graph(
+    request: Request,
+    type_: Annotated[str, Query(alias="type", pattern="^(dataset|job|run)$")],
+    name: Annotated[str, Query(description="dataset or job name, or the run id")],
+    namespace: Annotated[str, Query()] = "",
+    direction: Annotated[Direction, Query()] = Direction.BOTH,
+    depth: Annotated[int, Query(ge=0, le=MAX_DEPTH)] = 20,
+    as_of: Annotated[
+        datetime | None, Query(description="RFC 3339: only edges whose event time is at or before")
+    ] = None,
+) -> dict[str, Any]:
+    """For ``type=run`` dataset nodes are versions (``…@<writer run id>``)."""
+    if type_ != "run" and not namespace:
+        raise InputError("namespace is required for datasets and jobs")
+    queries = runtime(request).queries
+    graph = await run_in_threadpool(
+        lambda: queries.graph(type_, namespace, name, direction=direction, depth=depth, as_of=as_of)
+    )
+    return graph.to_json()
+
+
+@router.get(
+    "/api/v1/namespaces",
+    summary="Namespaces seen in lineage",
+    dependencies=[Depends(require(*READERS))],
+)
+async def namespaces(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Paginated by ``limit`` and ``offset``."""
+    rows = await run_in_threadpool(runtime(request).queries.namespaces, limit, offset)
+    return {"namespaces": rows}
+
+
+@router.get("/api/v1/datasets", summary="Datasets", dependencies=[Depends(require(*READERS))])
+async def datasets(
+    request: Request,
+    namespace: str | None = None,
+    personal: bool | None = None,
+    model: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Filter by namespace, personal-data classification, or being a model."""
+    queries = runtime(request).queries
+    rows = await run_in_threadpool(
+        lambda: queries.datasets(
+            namespace, personal=personal, model=model, limit=limit, offset=offset
+        )
+    )
+    return {"datasets": rows}
+
+
+@router.get("/api/v1/jobs", summary="Jobs", dependencies=[Depends(require(*READERS))])
+async def jobs(
+    request: Request,
+    namespace: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Paginated by ``limit`` and ``offset``."""
+    queries = runtime(request).queries
+    rows = await run_in_threadpool(lambda: queries.jobs(namespace, limit=limit, offset=offset))
+    return {"jobs": rows}
+
+
+@router.get("/api/v1/runs", summary="Runs, newest first", dependencies=[Depends(require(*READERS))])
+async def runs(
+    request: Request,
+    namespace: str | None = None,
+    job: str | None = None,
+    state: Annotated[
+        str | None, Query(pattern="^(?i:start|running|complete|fail|abort|other)$")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Filter by job (``namespace`` + ``job``) and state."""
+    queries = runtime(request).queries
+    rows = await run_in_threadpool(
+        lambda: queries.runs(namespace, job, state=state, limit=limit, offset=offset)
+    )
+    return {"runs": rows}
+
+
+@router.put(
+    "/api/v1/datasets/{namespace}/{name}/classification",
+    summary="Classify a dataset for governance (role steward or admin); recorded in the ledger",
+)
+async def classify(
+    request: Request,
+    namespace: str,
+    name: str,
+    principal: Annotated[Principal, Depends(require(Role.STEWARD, Role.ADMIN))],
+    classification: Annotated[dict[str, Any], Body()],
+) -> dict[str, Any]:
+    """The body uses the fields of the ``governance`` dataset facet (see the README)."""
+    check_classification(classification)
+    receipt = await runtime(request).lineage.classify(
+        namespace, name, classification, principal.key_id
+    )
+    return receipt.to_json()
+
+
+@router.get(
+    "/api/v1/lineage/compliance/downstream",
+    summary="Models and datasets downstream of a dataset",
+    dependencies=[Depends(require(*READERS))],
+)
+async def downstream(
+    request: Request,
+    namespace: str,
+    name: str,
+    depth: Annotated[int, Query(ge=0, le=MAX_DEPTH)] = 20,
+    as_of: datetime | None = None,
+) -> dict[str, Any]:
+    """What the dataset reached, each edge with the ledger indexes asserting it."""
+    queries = runtime(request).queries
+    return await run_in_threadpool(
+        lambda: queries.downstream_of_dataset(namespace, name, depth=depth, as_of=as_of)
+    )
+
+
+@router.get(
+    "/api/v1/lineage/compliance/personal-data",
+    summary="Personal data upstream of a dataset or model (by classification and tags)",
+    dependencies=[Depends(require(*READERS))],
+)
+async def personal_data(
+    request: Request,
+    namespace: str,
+    name: str,
+    type_: Annotated[str, Query(alias="type", pattern="^(dataset|job)$")] = "dataset",
+    depth: Annotated[int, Query(ge=0, le=MAX_DEPTH)] = 20,
+    as_of: datetime | None = None,
+) -> dict[str, Any]:
+    """Datasets upstream that are classified personal (governance facet or ``pii`` tag)."""
+    queries = runtime(request).queries
+    return await run_in_threadpool(
+        lambda: queries.personal_data_upstream(
+            namespace, name, kind=type_, depth=depth, as_of=as_of
+        )
+    )
+
+
+@router.get(
+    "/api/v1/lineage/compliance/consent-withdrawal",
+    summary="What withdrawing consent for a dataset touches since a date",
+    dependencies=[Depends(require(*READERS))],
+)
+async def consent_withdrawal(
+    request: Request,
+    namespace: str,
+    name: str,
+    since: datetime,
+    depth: Annotated[int, Query(ge=0, le=MAX_DEPTH)] = 20,
+) -> dict[str, Any]:
+    """Downstream datasets, jobs, runs and models derived from the dataset since ``since``."""
+    queries = runtime(request).queries
+    return await run_in_threadpool(
+        lambda: queries.consent_withdrawal_impact(namespace, name, since, depth=depth)
+    )

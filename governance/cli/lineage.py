@@ -1,0 +1,228 @@
+"""``governance lineage``: the lineage questions, as tables or JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from governance.cli.common import settings_from_env
+from governance.db import create_db_engine
+from governance.lineage.queries import Direction, LineageQueries
+
+app = typer.Typer(help="Lineage questions (jobs, runs, datasets, models).", no_args_is_help=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
+Namespace = Annotated[str, typer.Option(help="Dataset or job namespace")]
+Name = Annotated[str, typer.Option(help="Dataset or job name (a run id for --type run)")]
+Depth = Annotated[int, typer.Option(help="Hops to follow", min=0, max=50)]
+AsOf = Annotated[
+    datetime | None,
+    typer.Option(
+        help="Only what had been asserted by this time (RFC 3339)",
+        formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%d"],
+    ),
+]
+
+
+@contextmanager
+def _queries() -> Iterator[LineageQueries]:
+    engine = create_db_engine(settings_from_env().database_url, pool=False)
+    try:
+        yield LineageQueries(engine)
+    finally:
+        engine.dispose()
+
+
+def _show(rows: list[dict[str, Any]], columns: list[str], as_json: bool, title: str) -> None:
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, default=str))
+        return
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*[_cell(row.get(c)) for c in columns])
+    Console().print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    from datetime import UTC
+
+    return None if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@app.command()
+def graph(
+    type_: Annotated[str, typer.Option("--type", help="dataset, job or run")],
+    name: Name,
+    namespace: Annotated[str, typer.Option(help="Namespace (not for runs)")] = "",
+    direction: Annotated[
+        Direction, typer.Option(help="upstream, downstream or both")
+    ] = Direction.BOTH,
+    depth: Depth = 20,
+    as_of: AsOf = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The graph around a dataset, job or run: nodes with their in- and out-edges."""
+    with _queries() as queries:
+        result = queries.graph(
+            type_, namespace, name, direction=direction, depth=depth, as_of=_aware(as_of)
+        )
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+        return
+    rows = [
+        {
+            "from": e.origin,
+            "to": e.destination,
+            "first seen": e.first_seen,
+            "ledger": e.ledger_indexes,
+        }
+        for e in result.edges.values()
+    ]
+    _show(rows, ["from", "to", "first seen", "ledger"], False, f"{len(result.nodes)} nodes")
+
+
+@app.command()
+def namespaces(as_json: JsonOption = False, limit: int = 100, offset: int = 0) -> None:
+    """Namespaces seen in lineage."""
+    with _queries() as queries:
+        _show(
+            queries.namespaces(limit, offset), ["name", "first_ledger_index"], as_json, "namespaces"
+        )
+
+
+@app.command()
+def datasets(
+    namespace: Annotated[str | None, typer.Option(help="Only this namespace")] = None,
+    personal: Annotated[
+        bool | None, typer.Option("--personal/--not-personal", help="By classification")
+    ] = None,
+    model: Annotated[
+        bool | None, typer.Option("--model/--not-model", help="Models only, or none")
+    ] = None,
+    limit: int = 100,
+    offset: int = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Datasets with their classification and tags."""
+    with _queries() as queries:
+        rows = queries.datasets(
+            namespace, personal=personal, model=model, limit=limit, offset=offset
+        )
+    _show(rows, ["namespace", "name", "model", "tags", "classification"], as_json, "datasets")
+
+
+@app.command()
+def jobs(
+    namespace: Annotated[str | None, typer.Option(help="Only this namespace")] = None,
+    limit: int = 100,
+    offset: int = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Jobs with type, source location and owners."""
+    with _queries() as queries:
+        rows = queries.jobs(namespace, limit=limit, offset=offset)
+    _show(rows, ["namespace", "name", "jobType", "sourceCodeLocation", "owners"], as_json, "jobs")
+
+
+@app.command()
+def runs(
+    namespace: Annotated[str | None, typer.Option(help="Job namespace")] = None,
+    job: Annotated[str | None, typer.Option(help="Job name (with --namespace)")] = None,
+    state: Annotated[
+        str | None, typer.Option(help="START, RUNNING, COMPLETE, FAIL, ABORT, OTHER")
+    ] = None,
+    limit: int = 100,
+    offset: int = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Runs, newest first."""
+    with _queries() as queries:
+        rows = queries.runs(namespace, job, state=state, limit=limit, offset=offset)
+    _show(rows, ["runId", "job", "state", "startedAt", "endedAt", "parentRunId"], as_json, "runs")
+
+
+@app.command()
+def downstream(
+    namespace: Namespace,
+    name: Name,
+    depth: Depth = 20,
+    as_of: AsOf = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Models and datasets a dataset reached."""
+    with _queries() as queries:
+        result = queries.downstream_of_dataset(namespace, name, depth=depth, as_of=_aware(as_of))
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    _show(
+        result["datasets"], ["id", "model", "tags", "classification"], False, "downstream datasets"
+    )
+
+
+@app.command("personal-data")
+def personal_data(
+    namespace: Namespace,
+    name: Name,
+    type_: Annotated[str, typer.Option("--type", help="dataset or job")] = "dataset",
+    depth: Depth = 20,
+    as_of: AsOf = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Personal data (by classification or tags) upstream of a dataset or model."""
+    with _queries() as queries:
+        result = queries.personal_data_upstream(
+            namespace, name, kind=type_, depth=depth, as_of=_aware(as_of)
+        )
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    _show(
+        result["personal_datasets"],
+        ["id", "tags", "classification"],
+        False,
+        "personal data upstream",
+    )
+
+
+@app.command("consent-withdrawal")
+def consent_withdrawal(
+    namespace: Namespace,
+    name: Name,
+    since: Annotated[
+        datetime,
+        typer.Option(
+            help="Withdrawal applies to processing since (RFC 3339)",
+            formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%d"],
+        ),
+    ],
+    depth: Depth = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """What withdrawing consent for a dataset touches: datasets, jobs, runs, models since."""
+    with _queries() as queries:
+        result = queries.consent_withdrawal_impact(
+            namespace, name, _aware(since) or since, depth=depth
+        )
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    _show(result["datasets"], ["id", "model", "classification"], False, "affected datasets")
+    _show(result["runs"], ["runId", "job", "state", "eventTime"], False, "affected runs")

@@ -1,0 +1,1 @@
+"""OpenLineage events → the lineage graph: validation, projection, queries."""

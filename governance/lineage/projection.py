@@ -1,0 +1,505 @@
+"""Projects ledger entries into the lineage tables, in ledger order, exactly once.
+
+A watermark row (``lineage_projection_state.next_index``) says how far the projection has applied
+the ledger. :meth:`Projector.catch_up` applies every lineage entry between the watermark and the
+committed head in one transaction that also advances the watermark, so a crash, a restart or a
+second process can neither skip nor repeat an entry. ``ledger reindex`` empties the tables, resets
+the watermark and catches up from entry 0; ids are deterministic, so the rebuild is identical.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from governance.lineage.models import PROJECTION_TABLES, stable_id
+from governance.lineage.validation import DatasetRef, LineageEvent, validate_event
+
+#: Ledger kinds the projection reads.
+LINEAGE_KIND = "openlineage"
+CLASSIFICATION_KIND = "dataset-classification"
+PROJECTED_KINDS = (LINEAGE_KIND, CLASSIFICATION_KIND)
+
+# A run's state is the most advanced one reported, whatever order events arrive in.
+_STATE_RANK = {"OTHER": 0, "START": 1, "RUNNING": 2, "COMPLETE": 3, "FAIL": 3, "ABORT": 3}
+_TERMINAL = {"COMPLETE", "FAIL", "ABORT"}
+_CHUNK = 500
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _merge_facets(
+    stored: str | None, stored_time: str | None, new: dict[str, Any], time: str
+) -> tuple[dict[str, Any], str]:
+    """Newer events override facets of the same name; older ones only fill in what is missing."""
+    current: dict[str, Any] = json.loads(stored) if stored else {}
+    if stored_time is None or time >= stored_time:
+        current.update(new)
+        return current, time
+    for key, value in new.items():
+        current.setdefault(key, value)
+    return current, stored_time
+
+
+def dataset_id(namespace: str, name: str) -> int:
+    """The projection id of a dataset."""
+    return stable_id("dataset", namespace, name)
+
+
+def job_id(namespace: str, name: str) -> int:
+    """The projection id of a job."""
+    return stable_id("job", namespace, name)
+
+
+def run_pk(run_id: str) -> int:
+    """The projection id of a run."""
+    return stable_id("run", run_id)
+
+
+def _is_model(facets: dict[str, Any]) -> bool:
+    kind = facets.get("datasetType")
+    if isinstance(kind, dict) and str(kind.get("datasetType", "")).upper() == "MODEL":
+        return True
+    governance = facets.get("governance")
+    return isinstance(governance, dict) and governance.get("model") is True
+
+
+def _tags(facets: dict[str, Any]) -> list[str]:
+    tags = facets.get("tags")
+    if not isinstance(tags, dict) or not isinstance(tags.get("tags"), list):
+        return []
+    found = []
+    for tag in tags["tags"]:
+        if isinstance(tag, dict) and isinstance(tag.get("key"), str):
+            value = tag.get("value")
+            found.append(
+                tag["key"] if value in (None, "", True, "true") else f"{tag['key']}={value}"
+            )
+    return sorted(set(found))
+
+
+class _Writer:
+    """Applies one entry's effects through a connection inside the projection transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def _one(self, sql: str, **params: Any) -> Any:
+        return self.conn.execute(text(sql), params).first()
+
+    def _exec(self, sql: str, **params: Any) -> None:
+        self.conn.execute(text(sql), params)
+
+    def namespace(self, name: str, index: int) -> None:
+        self._exec(
+            "INSERT INTO lineage_namespaces (name, first_index) VALUES (:n, :i) "
+            "ON CONFLICT (name) DO NOTHING",
+            n=name,
+            i=index,
+        )
+
+    def job(self, namespace: str, name: str, facets: dict[str, Any], time: str, index: int) -> int:
+        self.namespace(namespace, index)
+        pk = job_id(namespace, name)
+        row = self._one("SELECT facets, facets_time FROM lineage_jobs WHERE id = :id", id=pk)
+        merged, merged_time = _merge_facets(
+            row[0] if row else None, row[1] if row else None, facets, time
+        )
+        job_type = merged.get("jobType", {})
+        location = merged.get("sourceCodeLocation", {})
+        ownership = merged.get("ownership", {})
+        owners = (
+            [o["name"] for o in ownership.get("owners", []) if isinstance(o, dict) and "name" in o]
+            if isinstance(ownership, dict) and isinstance(ownership.get("owners"), list)
+            else []
+        )
+        values = {
+            "id": pk,
+            "ns": namespace,
+            "name": name,
+            "jt": _dumps(job_type) if isinstance(job_type, dict) and job_type else None,
+            "loc": location.get("url") if isinstance(location, dict) else None,
+            "owners": _dumps(owners) if owners else None,
+            "facets": _dumps(merged),
+            "ft": merged_time,
+            "i": index,
+        }
+        if row is None:
+            self._exec(
+                "INSERT INTO lineage_jobs (id, namespace, name, job_type, source_code_location, "
+                "owners, facets, facets_time, first_index, last_index) "
+                "VALUES (:id, :ns, :name, :jt, :loc, :owners, :facets, :ft, :i, :i)",
+                **values,
+            )
+        else:
+            self._exec(
+                "UPDATE lineage_jobs SET job_type = :jt, source_code_location = :loc, "
+                "owners = :owners, facets = :facets, facets_time = :ft, last_index = :i "
+                "WHERE id = :id",
+                **values,
+            )
+        return pk
+
+    def run(self, event: LineageEvent, job_pk: int, index: int) -> int:
+        assert event.run_id is not None
+        pk = run_pk(event.run_id)
+        time = event.event_time_text
+        state = event.event_type or "OTHER"
+        row = self._one(
+            "SELECT state, state_time, started_at, ended_at, first_event_time, last_event_time, "
+            "facets, parent_run_id, root_run_id FROM lineage_runs WHERE id = :id",
+            id=pk,
+        )
+        parent = event.parent[2] if event.parent else None
+        root = event.root[2] if event.root else None
+        if row is None:
+            self._exec(
+                "INSERT INTO lineage_runs (id, run_id, job_id, state, state_time, started_at, "
+                "ended_at, first_event_time, last_event_time, parent_run_id, root_run_id, facets, "
+                "first_index, last_index) VALUES (:id, :rid, :job, :st, :t, :start, :end, :t, :t, "
+                ":parent, :root, :facets, :i, :i)",
+                id=pk,
+                rid=event.run_id,
+                job=job_pk,
+                st=state,
+                t=time,
+                start=time if state == "START" else None,
+                end=time if state in _TERMINAL else None,
+                parent=parent,
+                root=root,
+                facets=_dumps(event.run_facets),
+                i=index,
+            )
+            return pk
+        old_state, state_time, started, ended, first_time, last_time = row[:6]
+        rank, old_rank = _STATE_RANK.get(state, 0), _STATE_RANK.get(old_state, 0)
+        if rank > old_rank or (rank == old_rank and time >= state_time):
+            old_state, state_time = state, time
+        if state == "START" and (started is None or time < started):
+            started = time
+        if state in _TERMINAL and (ended is None or time > ended):
+            ended = time
+        facets, _ = _merge_facets(row[6], last_time, event.run_facets, time)
+        self._exec(
+            "UPDATE lineage_runs SET job_id = :job, state = :st, state_time = :stt, "
+            "started_at = :start, ended_at = :end, first_event_time = :ft, "
+            "last_event_time = :lt, parent_run_id = :parent, root_run_id = :root, "
+            "facets = :facets, last_index = :i WHERE id = :id",
+            id=pk,
+            job=job_pk,
+            st=old_state,
+            stt=state_time,
+            start=started,
+            end=ended,
+            ft=min(first_time, time),
+            lt=max(last_time, time),
+            parent=parent or row[7],
+            root=root or row[8],
+            facets=_dumps(facets),
+            i=index,
+        )
+        return pk
+
+    def dataset(self, ref: DatasetRef, time: str, index: int) -> int:
+        self.namespace(ref.namespace, index)
+        pk = dataset_id(ref.namespace, ref.name)
+        row = self._one(
+            "SELECT facets, facets_time, classification_index FROM lineage_datasets WHERE id = :id",
+            id=pk,
+        )
+        merged, merged_time = _merge_facets(
+            row[0] if row else None, row[1] if row else None, ref.facets, time
+        )
+        governance = merged.get("governance")
+        classification = _dumps(governance) if isinstance(governance, dict) else None
+        tags = _tags(merged)
+        values = {
+            "id": pk,
+            "ns": ref.namespace,
+            "name": ref.name,
+            "facets": _dumps(merged),
+            "ft": merged_time,
+            "tags": _dumps(tags) if tags else None,
+            "model": 1 if _is_model(merged) else 0,
+            "i": index,
+        }
+        if row is None:
+            self._exec(
+                "INSERT INTO lineage_datasets (id, namespace, name, facets, facets_time, "
+                "classification, classification_index, tags, is_model, first_index, last_index) "
+                "VALUES (:id, :ns, :name, :facets, :ft, :cls, :ci, :tags, :model, :i, :i)",
+                cls=classification,
+                ci=index if classification else None,
+                **values,
+            )
+        else:
+            # A steward's explicit classification (an entry of its own) outranks facets.
+            # A steward's explicit classification (an entry of its own) outranks facets: a facet
+            # classification replaces only an earlier facet classification or none.
+            update_classification = classification is not None
+            self._exec(
+                "UPDATE lineage_datasets SET facets = :facets, facets_time = :ft, tags = :tags, "
+                "is_model = :model, last_index = :i, "
+                "classification = CASE WHEN :upd THEN :cls ELSE classification END, "
+                "classification_index = CASE WHEN :upd THEN :i ELSE classification_index END "
+                "WHERE id = :id",
+                cls=classification,
+                upd=update_classification,
+                **values,
+            )
+        if ref.facets:
+            self._exec(
+                "INSERT INTO lineage_dataset_facets (dataset_id, ledger_index, event_time, facets) "
+                "VALUES (:d, :i, :t, :f) ON CONFLICT (dataset_id, ledger_index) DO NOTHING",
+                d=pk,
+                i=index,
+                t=time,
+                f=_dumps(ref.facets),
+            )
+        return pk
+
+    def version(
+        self, dataset_pk: int, version: str, run_id: str | None, time: str, index: int
+    ) -> int:
+        pk = stable_id("version", str(dataset_pk), version)
+        self._exec(
+            "INSERT INTO lineage_dataset_versions (id, dataset_id, version, run_id, event_time, "
+            "ledger_index) VALUES (:id, :d, :v, :r, :t, :i) ON CONFLICT (id) DO UPDATE SET "
+            "event_time = CASE WHEN excluded.event_time < lineage_dataset_versions.event_time "
+            "THEN excluded.event_time ELSE lineage_dataset_versions.event_time END",
+            id=pk,
+            d=dataset_pk,
+            v=version,
+            r=run_id,
+            t=time,
+            i=index,
+        )
+        return pk
+
+    def edge(
+        self,
+        run: int,
+        dataset: int,
+        direction: str,
+        job: int,
+        version: int | None,
+        time: str,
+        index: int,
+    ) -> None:
+        self._exec(
+            "INSERT INTO lineage_edges (run_pk, dataset_id, direction, ledger_index, job_id, "
+            "version_id, event_time) VALUES (:r, :d, :dir, :i, :j, :v, :t) "
+            "ON CONFLICT (run_pk, dataset_id, direction, ledger_index) DO NOTHING",
+            r=run,
+            d=dataset,
+            dir=direction,
+            i=index,
+            j=job,
+            v=version,
+            t=time,
+        )
+
+    def column_lineage(self, output: DatasetRef, out_pk: int, index: int) -> None:
+        facet = output.facets.get("columnLineage")
+        fields = facet.get("fields") if isinstance(facet, dict) else None
+        if not isinstance(fields, dict):
+            return
+        for field, spec in fields.items():
+            inputs = spec.get("inputFields") if isinstance(spec, dict) else None
+            if not isinstance(inputs, list):
+                continue
+            for source in inputs:
+                if not isinstance(source, dict):
+                    continue
+                ns, name, in_field = (
+                    source.get("namespace"),
+                    source.get("name"),
+                    source.get("field"),
+                )
+                if not (
+                    isinstance(ns, str) and isinstance(name, str) and isinstance(in_field, str)
+                ):
+                    continue
+                transformations = source.get("transformations")
+                self._exec(
+                    "INSERT INTO lineage_column_edges (dataset_id, field, input_dataset_id, "
+                    "input_field, ledger_index, transformation) "
+                    "VALUES (:d, :f, :idd, :if, :i, :tr) "
+                    "ON CONFLICT (dataset_id, field, input_dataset_id, input_field, ledger_index) "
+                    "DO NOTHING",
+                    d=out_pk,
+                    f=field,
+                    idd=dataset_id(ns, name),
+                    **{"if": in_field},
+                    i=index,
+                    tr=_dumps(transformations) if transformations else None,
+                )
+
+    def warnings(self, event: LineageEvent, index: int) -> None:
+        for position, problem in enumerate(event.warnings):
+            self._exec(
+                "INSERT INTO lineage_warnings (ledger_index, position, path, message) "
+                "VALUES (:i, :p, :path, :m) ON CONFLICT (ledger_index, position) DO NOTHING",
+                i=index,
+                p=position,
+                path=problem.path,
+                m=problem.message,
+            )
+
+    # -- entry kinds ------------------------------------------------------------------------
+
+    def lineage_event(self, event: LineageEvent, index: int) -> None:
+        time = event.event_time_text
+        if event.kind == "dataset":
+            assert event.dataset is not None
+            pk = self.dataset(event.dataset, time, index)
+            version = event.dataset.facets.get("version") or event.dataset.facets.get(
+                "datasetVersion"
+            )
+            label = version.get("datasetVersion") if isinstance(version, dict) else None
+            self.version(pk, str(label) if label else f"event:{index}", None, time, index)
+            self.warnings(event, index)
+            return
+        if event.job is None:
+            return
+        job_pk = self.job(event.job[0], event.job[1], event.job_facets, time, index)
+        for ref in (*event.inputs, *event.outputs):
+            self.dataset(ref, time, index)
+        if event.kind == "run" and event.run_id is not None:
+            run = self.run(event, job_pk, index)
+            for ref in event.inputs:
+                pk = dataset_id(ref.namespace, ref.name)
+                label = _version_label(ref)
+                version = stable_id("version", str(pk), label) if label else None
+                self.edge(run, pk, "read", job_pk, version, time, index)
+            for ref in event.outputs:
+                pk = dataset_id(ref.namespace, ref.name)
+                version = self.version(
+                    pk, _version_label(ref) or event.run_id, event.run_id, time, index
+                )
+                self.edge(run, pk, "wrote", job_pk, version, time, index)
+                self.column_lineage(ref, pk, index)
+        self.warnings(event, index)
+
+    def classification(self, payload: dict[str, Any], index: int) -> None:
+        ref = DatasetRef(
+            namespace=payload["namespace"],
+            name=payload["name"],
+            facets={},
+            input_facets={},
+            output_facets={},
+        )
+        pk = self.dataset(ref, payload.get("event_time", ""), index)
+        self._exec(
+            "UPDATE lineage_datasets SET classification = :c, classification_index = :i, "
+            "last_index = :i WHERE id = :id",
+            c=_dumps(payload["classification"]),
+            i=index,
+            id=pk,
+        )
+
+
+def _version_label(ref: DatasetRef) -> str | None:
+    facet = ref.facets.get("version") or ref.facets.get("datasetVersion")
+    if isinstance(facet, dict) and facet.get("datasetVersion"):
+        return str(facet["datasetVersion"])
+    return None
+
+
+class Projector:
+    """Keeps the lineage tables up to date with the ledger."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._applied = 0
+        # Events already parsed at ingest, so the projection need not parse them again.
+        self._parsed: dict[int, LineageEvent] = {}
+
+    def remember(self, index: int, event: LineageEvent) -> None:
+        """Keep an event parsed at ingest until it is projected."""
+        if len(self._parsed) < 100_000:
+            self._parsed[index] = event
+
+    def applied(self) -> int:
+        """Entries below this index are reflected in the projection (as last seen here)."""
+        return self._applied
+
+    def wait_for(self, index: int) -> None:
+        """Make sure entry ``index`` is projected (read-your-writes for the caller)."""
+        if index < self._applied:
+            return
+        with self._lock:
+            while index >= self._applied:
+                before = self._applied
+                self._catch_up_once()
+                if self._applied == before:
+                    return
+
+    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
+        """Apply everything committed; returns the new watermark."""
+        with self._lock:
+            while True:
+                before = self._applied
+                done = self._catch_up_once(progress)
+                if done or self._applied == before:
+                    return self._applied
+
+    def _catch_up_once(self, progress: Callable[[int], None] | None = None) -> bool:
+        """Apply one chunk in one transaction; True when nothing committed is left."""
+        postgres = self._engine.dialect.name == "postgresql"
+        with self._engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+            state_sql = "SELECT next_index FROM lineage_projection_state WHERE id = 1"
+            if postgres:
+                state_sql += " FOR UPDATE"
+            start = int(conn.execute(text(state_sql)).scalar_one())
+            head = int(conn.execute(text("SELECT size FROM ledger_head WHERE id = 1")).scalar_one())
+            rows = conn.execute(
+                text(
+                    "SELECT e.idx, e.kind, p.data FROM ledger_entries e "
+                    "LEFT JOIN ledger_payloads p ON p.idx = e.idx "
+                    "WHERE e.idx >= :start AND e.idx < :head AND e.kind IN ('openlineage', "
+                    "'dataset-classification') ORDER BY e.idx LIMIT :n"
+                ),
+                {"start": start, "head": head, "n": _CHUNK},
+            ).all()
+            writer = _Writer(conn)
+            for idx, kind, data in rows:
+                self._apply(writer, int(idx), str(kind), None if data is None else bytes(data))
+            complete = len(rows) < _CHUNK
+            new_start = head if complete else int(rows[-1][0]) + 1
+            conn.execute(
+                text("UPDATE lineage_projection_state SET next_index = :n WHERE id = 1"),
+                {"n": new_start},
+            )
+        self._applied = new_start
+        if progress is not None:
+            progress(new_start - start)
+        return complete
+
+    def _apply(self, writer: _Writer, index: int, kind: str, data: bytes | None) -> None:
+        if kind == LINEAGE_KIND:
+            event = self._parsed.pop(index, None)
+            if event is None:
+                if data is None:
+                    return  # erased: its lineage is gone with it
+                event = validate_event(json.loads(data))
+            writer.lineage_event(event, index)
+        elif kind == CLASSIFICATION_KIND and data is not None:
+            writer.classification(json.loads(data), index)
+
+    def reset(self) -> None:
+        """Empty the projection and rewind the watermark (``ledger reindex`` then catches up)."""
+        with self._lock, self._engine.begin() as conn:
+            for table in PROJECTION_TABLES:
+                conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed table names
+            conn.execute(text("UPDATE lineage_projection_state SET next_index = 0 WHERE id = 1"))
+            self._applied = 0
+            self._parsed.clear()
