@@ -192,21 +192,33 @@ async def runs(
 
 
 @router.put(
-    "/api/v1/datasets/{namespace}/{name}/classification",
+    "/api/v1/datasets/{path:path}/classification",
     summary="Classify a dataset for governance (role steward or admin); recorded in the ledger",
 )
 async def classify(
     request: Request,
-    namespace: str,
-    name: str,
+    path: str,
     principal: Annotated[Principal, Depends(require(Role.STEWARD, Role.ADMIN))],
     classification: Annotated[dict[str, Any], Body()],
+    namespace: Annotated[
+        str | None, Query(description="the namespace, when it contains '/'; path = name then")
+    ] = None,
 ) -> dict[str, Any]:
-    """The body uses the fields of the ``governance`` dataset facet (see the README)."""
+    """The body uses the fields of the ``governance`` dataset facet (see the README).
+
+    The path is ``{namespace}/{name}``. Namespaces are often URIs with slashes
+    (``postgres://db:5432``): the split that names a known dataset is used, else the first
+    ``/``; or pass ``?namespace=`` and put only the name in the path.
+    """
     check_classification(classification)
-    receipt = await runtime(request).lineage.classify(
-        namespace, name, classification, principal.key_id
-    )
+    if namespace is None:
+        namespace, name = await run_in_threadpool(runtime(request).queries.split_dataset_path, path)
+    else:
+        name = path
+    assert namespace is not None
+    rt = runtime(request)
+    key = idempotency_key(request, rt.settings.max_idempotency_key_length)
+    receipt = await rt.lineage.classify(namespace, name, classification, principal.key_id, key)
     return receipt.to_json()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -61,9 +61,10 @@ def _cell(value: Any) -> str:
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    from datetime import UTC
-
-    return None if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+    """A time without a zone is read as UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
 
 
 @app.command()

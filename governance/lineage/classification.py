@@ -21,7 +21,13 @@ def _validator() -> Draft202012Validator:
         fields.update(part.get("properties", {}))
     properties = {k: v for k, v in fields.items() if not k.startswith("_")}
     return Draft202012Validator(
-        {"type": "object", "properties": properties, "additionalProperties": False}
+        {
+            "type": "object",
+            "properties": properties,
+            "additionalProperties": False,
+            # The fields refer to shared definitions (location, transfer) by "#/$defs/…".
+            "$defs": schema.get("$defs", {}),
+        }
     )
 
 

@@ -7,6 +7,8 @@ SHA-256) makes a client's retry of the same event a no-op that still succeeds.
 from __future__ import annotations
 
 import json
+import logging
+import uuid
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +25,8 @@ from governance.lineage.validation import (
     parse_event,
     validate_event,
 )
+
+log = logging.getLogger(__name__)
 
 #: Bodies larger than this are parsed in a worker thread, not on the event loop.
 _INLINE_PARSE_BYTES = 64 * 1024
@@ -120,8 +124,16 @@ class LineageIngest:
         )
         if not receipt.duplicate:
             self._projector.remember(receipt.index, event)
-        await run_in_threadpool(self._projector.wait_for, receipt.index)
+        await self._project(receipt.index)
         return receipt
+
+    async def _project(self, index: int) -> None:
+        # The entry is committed: whatever happens to the projection, the caller gets its 201
+        # (a failed projection is logged and caught up later or by `ledger reindex`).
+        try:
+            await run_in_threadpool(self._projector.wait_for, index)
+        except Exception:
+            log.exception("projection did not catch up to entry %d", index)
 
     async def ingest(self, raw: bytes, submitted_by: str, key: str | None = None) -> Receipt:
         """Validate one event and append it; :class:`InputError` (nothing stored) when invalid."""
@@ -151,9 +163,19 @@ class LineageIngest:
         return results
 
     async def classify(
-        self, namespace: str, name: str, classification: dict[str, Any], submitted_by: str
+        self,
+        namespace: str,
+        name: str,
+        classification: dict[str, Any],
+        submitted_by: str,
+        key: str | None = None,
     ) -> Receipt:
-        """Record a data owner's classification of a dataset (it outranks facet values)."""
+        """Record a data owner's classification of a dataset (it outranks facet values).
+
+        Each call is a new decision, so by default it is a new entry even when the body repeats
+        an earlier one (A, then B, then A again ends at A); an ``Idempotency-Key`` makes a retry
+        of one decision safe.
+        """
         payload = json.dumps(
             {"namespace": namespace, "name": name, "classification": classification},
             sort_keys=True,
@@ -166,6 +188,7 @@ class LineageIngest:
             "application/json",
             [{"name": f"dataset:{namespace}:{name}"}],
             {"submitted_by": submitted_by},
+            key or f"decision:{uuid.uuid4()}",
         )
-        await run_in_threadpool(self._projector.wait_for, receipt.index)
+        await self._project(receipt.index)
         return receipt

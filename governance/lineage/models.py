@@ -27,7 +27,7 @@ class LineageNamespace(SQLModel, table=True):
 
     __tablename__ = "lineage_namespaces"
 
-    name: str = Field(sa_column=Column("name", String(1024), primary_key=True))
+    name: str = Field(sa_column=Column("name", Text, primary_key=True))
     first_index: int = Field(sa_column=Column("first_index", _Big, nullable=False))
 
 
@@ -38,9 +38,9 @@ class LineageJob(SQLModel, table=True):
     __table_args__ = (Index("ix_lineage_jobs_name", "namespace", "name", unique=True),)
 
     id: int = Field(sa_column=Column("id", _Key, primary_key=True, autoincrement=False))
-    namespace: str = Field(sa_column=Column("namespace", String(1024), nullable=False))
-    name: str = Field(sa_column=Column("name", String(1024), nullable=False))
-    job_type: str | None = Field(default=None, sa_column=Column("job_type", String(200)))
+    namespace: str = Field(sa_column=Column("namespace", Text, nullable=False))
+    name: str = Field(sa_column=Column("name", Text, nullable=False))
+    job_type: str | None = Field(default=None, sa_column=Column("job_type", Text))
     source_code_location: str | None = Field(
         default=None, sa_column=Column("source_code_location", Text)
     )
@@ -62,7 +62,7 @@ class LineageRun(SQLModel, table=True):
     )
 
     id: int = Field(sa_column=Column("id", _Key, primary_key=True, autoincrement=False))
-    run_id: str = Field(sa_column=Column("run_id", String(200), nullable=False))
+    run_id: str = Field(sa_column=Column("run_id", Text, nullable=False))
     job_id: int = Field(sa_column=Column("job_id", _Big, nullable=False))
     state: str = Field(sa_column=Column("state", String(16), nullable=False))
     state_time: str = Field(sa_column=Column("state_time", String(40), nullable=False))
@@ -70,8 +70,8 @@ class LineageRun(SQLModel, table=True):
     ended_at: str | None = Field(default=None, sa_column=Column("ended_at", String(40)))
     first_event_time: str = Field(sa_column=Column("first_event_time", String(40), nullable=False))
     last_event_time: str = Field(sa_column=Column("last_event_time", String(40), nullable=False))
-    parent_run_id: str | None = Field(default=None, sa_column=Column("parent_run_id", String(200)))
-    root_run_id: str | None = Field(default=None, sa_column=Column("root_run_id", String(200)))
+    parent_run_id: str | None = Field(default=None, sa_column=Column("parent_run_id", Text))
+    root_run_id: str | None = Field(default=None, sa_column=Column("root_run_id", Text))
     facets: str = Field(sa_column=Column("facets", Text, nullable=False))
     first_index: int = Field(sa_column=Column("first_index", _Big, nullable=False))
     last_index: int = Field(sa_column=Column("last_index", _Big, nullable=False))
@@ -84,16 +84,22 @@ class LineageDataset(SQLModel, table=True):
     __table_args__ = (Index("ix_lineage_datasets_name", "namespace", "name", unique=True),)
 
     id: int = Field(sa_column=Column("id", _Key, primary_key=True, autoincrement=False))
-    namespace: str = Field(sa_column=Column("namespace", String(1024), nullable=False))
-    name: str = Field(sa_column=Column("name", String(1024), nullable=False))
+    namespace: str = Field(sa_column=Column("namespace", Text, nullable=False))
+    name: str = Field(sa_column=Column("name", Text, nullable=False))
     facets: str = Field(sa_column=Column("facets", Text, nullable=False))
     facets_time: str = Field(sa_column=Column("facets_time", String(40), nullable=False))
     classification: str | None = Field(default=None, sa_column=Column("classification", Text))
     classification_index: int | None = Field(
         default=None, sa_column=Column("classification_index", _Big)
     )
+    classification_source: str | None = Field(
+        default=None,
+        sa_column=Column("classification_source", String(16)),
+        description="facet (from an event's governance facet) or steward (set explicitly)",
+    )
     tags: str | None = Field(default=None, sa_column=Column("tags", Text))
     is_model: int = Field(default=0, sa_column=Column("is_model", Integer, nullable=False))
+    is_personal: int = Field(default=0, sa_column=Column("is_personal", Integer, nullable=False))
     first_index: int = Field(sa_column=Column("first_index", _Big, nullable=False))
     last_index: int = Field(sa_column=Column("last_index", _Big, nullable=False))
 
@@ -117,8 +123,8 @@ class LineageDatasetVersion(SQLModel, table=True):
 
     id: int = Field(sa_column=Column("id", _Key, primary_key=True, autoincrement=False))
     dataset_id: int = Field(sa_column=Column("dataset_id", _Big, nullable=False))
-    version: str = Field(sa_column=Column("version", String(200), nullable=False))
-    run_id: str | None = Field(default=None, sa_column=Column("run_id", String(200)))
+    version: str = Field(sa_column=Column("version", Text, nullable=False))
+    run_id: str | None = Field(default=None, sa_column=Column("run_id", Text))
     event_time: str = Field(sa_column=Column("event_time", String(40), nullable=False))
     ledger_index: int = Field(sa_column=Column("ledger_index", _Big, nullable=False))
 
@@ -147,9 +153,9 @@ class LineageColumnEdge(SQLModel, table=True):
     __tablename__ = "lineage_column_edges"
 
     dataset_id: int = Field(sa_column=Column("dataset_id", _Big, primary_key=True))
-    field: str = Field(sa_column=Column("field", String(1024), primary_key=True))
+    field: str = Field(sa_column=Column("field", Text, primary_key=True))
     input_dataset_id: int = Field(sa_column=Column("input_dataset_id", _Big, primary_key=True))
-    input_field: str = Field(sa_column=Column("input_field", String(1024), primary_key=True))
+    input_field: str = Field(sa_column=Column("input_field", Text, primary_key=True))
     ledger_index: int = Field(sa_column=Column("ledger_index", _Big, primary_key=True))
     transformation: str | None = Field(default=None, sa_column=Column("transformation", Text))
 

@@ -9,7 +9,10 @@ the watermark and catches up from entry 0; ids are deterministic, so the rebuild
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +22,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from governance.lineage.models import PROJECTION_TABLES, stable_id
 from governance.lineage.validation import DatasetRef, LineageEvent, validate_event
+
+log = logging.getLogger(__name__)
 
 #: Ledger kinds the projection reads.
 LINEAGE_KIND = "openlineage"
@@ -85,17 +90,44 @@ def _tags(facets: dict[str, Any]) -> list[str]:
     return sorted(set(found))
 
 
+@functools.cache
+def _pyformat(sql: str) -> str:
+    """``:name`` placeholders (SQLite's named style) as psycopg's ``%(name)s``."""
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)
+
+
+_PERSONAL_FLAGS = ("personalData", "specialCategory", "criminalOffence", "children")
+_PERSONAL_TAGS = frozenset({"pii", "personal", "personal_data", "sensitive"})
+
+
+def personal_data(classification: str | None, tags: list[str]) -> bool:
+    """Whether a dataset holds personal data: a governance flag set, or a ``pii``-like tag."""
+    if classification:
+        flags = json.loads(classification)
+        if isinstance(flags, dict) and any(flags.get(f) is True for f in _PERSONAL_FLAGS):
+            return True
+    return any(tag.split("=", 1)[0].lower() in _PERSONAL_TAGS for tag in tags)
+
+
 class _Writer:
-    """Applies one entry's effects through a connection inside the projection transaction."""
+    """Applies one entry's effects through a connection inside the projection transaction.
+
+    Statements go to the driver directly: the projection runs a dozen per event, and compiling
+    each through SQLAlchemy costs more than executing it.
+    """
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._postgres = conn.dialect.name == "postgresql"
+
+    def _sql(self, sql: str) -> str:
+        return _pyformat(sql) if self._postgres else sql
 
     def _one(self, sql: str, **params: Any) -> Any:
-        return self.conn.execute(text(sql), params).first()
+        return self.conn.exec_driver_sql(self._sql(sql), params).first()
 
     def _exec(self, sql: str, **params: Any) -> None:
-        self.conn.execute(text(sql), params)
+        self.conn.exec_driver_sql(self._sql(sql), params)
 
     def namespace(self, name: str, index: int) -> None:
         self._exec(
@@ -151,7 +183,7 @@ class _Writer:
         assert event.run_id is not None
         pk = run_pk(event.run_id)
         time = event.event_time_text
-        state = event.event_type or "OTHER"
+        state = event.event_type if event.event_type in _STATE_RANK else "OTHER"
         row = self._one(
             "SELECT state, state_time, started_at, ended_at, first_event_time, last_event_time, "
             "facets, parent_run_id, root_run_id FROM lineage_runs WHERE id = :id",
@@ -211,19 +243,26 @@ class _Writer:
         self.namespace(ref.namespace, index)
         pk = dataset_id(ref.namespace, ref.name)
         row = self._one(
-            "SELECT facets, facets_time, classification_index FROM lineage_datasets WHERE id = :id",
+            "SELECT facets, facets_time, classification_index, classification_source, "
+            "classification FROM lineage_datasets WHERE id = :id",
             id=pk,
         )
         merged, merged_time = _merge_facets(
             row[0] if row else None, row[1] if row else None, ref.facets, time
         )
-        governance = merged.get("governance")
+        # Only a facet this event carries classifies; the merged facets would re-apply old ones.
+        governance = ref.facets.get("governance")
         classification = _dumps(governance) if isinstance(governance, dict) else None
         tags = _tags(merged)
+        # A steward's explicit classification (an entry of its own) outranks facets: a facet
+        # classification replaces only an earlier facet classification or none.
+        update_classification = classification is not None and (row is None or row[3] != "steward")
+        effective = classification if row is None or update_classification else row[4]
         values = {
             "id": pk,
             "ns": ref.namespace,
             "name": ref.name,
+            "personal": 1 if personal_data(effective, tags) else 0,
             "facets": _dumps(merged),
             "ft": merged_time,
             "tags": _dumps(tags) if tags else None,
@@ -233,22 +272,23 @@ class _Writer:
         if row is None:
             self._exec(
                 "INSERT INTO lineage_datasets (id, namespace, name, facets, facets_time, "
-                "classification, classification_index, tags, is_model, first_index, last_index) "
-                "VALUES (:id, :ns, :name, :facets, :ft, :cls, :ci, :tags, :model, :i, :i)",
+                "classification, classification_index, classification_source, tags, is_model, "
+                "is_personal, first_index, last_index) VALUES (:id, :ns, :name, :facets, :ft, "
+                ":cls, :ci, :src, :tags, :model, :personal, :i, :i)",
                 cls=classification,
                 ci=index if classification else None,
+                src="facet" if classification else None,
                 **values,
             )
         else:
             # A steward's explicit classification (an entry of its own) outranks facets.
-            # A steward's explicit classification (an entry of its own) outranks facets: a facet
-            # classification replaces only an earlier facet classification or none.
-            update_classification = classification is not None
             self._exec(
                 "UPDATE lineage_datasets SET facets = :facets, facets_time = :ft, tags = :tags, "
-                "is_model = :model, last_index = :i, "
+                "is_model = :model, is_personal = :personal, last_index = :i, "
                 "classification = CASE WHEN :upd THEN :cls ELSE classification END, "
-                "classification_index = CASE WHEN :upd THEN :i ELSE classification_index END "
+                "classification_index = CASE WHEN :upd THEN :i ELSE classification_index END, "
+                "classification_source = CASE WHEN :upd THEN 'facet' "
+                "ELSE classification_source END "
                 "WHERE id = :id",
                 cls=classification,
                 upd=update_classification,
@@ -342,6 +382,14 @@ class _Writer:
                     tr=_dumps(transformations) if transformations else None,
                 )
 
+    def projection_failure(self, index: int, exc: Exception) -> None:
+        self._exec(
+            "INSERT INTO lineage_warnings (ledger_index, position, path, message) "
+            "VALUES (:i, -1, '$', :m) ON CONFLICT (ledger_index, position) DO NOTHING",
+            i=index,
+            m=f"not projected: {type(exc).__name__}"[:300],
+        )
+
     def warnings(self, event: LineageEvent, index: int) -> None:
         for position, problem in enumerate(event.warnings):
             self._exec(
@@ -397,10 +445,15 @@ class _Writer:
             output_facets={},
         )
         pk = self.dataset(ref, payload.get("event_time", ""), index)
+        tags = self._one("SELECT tags FROM lineage_datasets WHERE id = :id", id=pk)[0]
+        classification = _dumps(payload["classification"])
+        personal = personal_data(classification, json.loads(tags) if tags else [])
         self._exec(
             "UPDATE lineage_datasets SET classification = :c, classification_index = :i, "
-            "last_index = :i WHERE id = :id",
-            c=_dumps(payload["classification"]),
+            "classification_source = 'steward', is_personal = :p, last_index = :i "
+            "WHERE id = :id",
+            c=classification,
+            p=1 if personal else 0,
             i=index,
             id=pk,
         )
@@ -472,7 +525,15 @@ class Projector:
             ).all()
             writer = _Writer(conn)
             for idx, kind, data in rows:
-                self._apply(writer, int(idx), str(kind), None if data is None else bytes(data))
+                try:
+                    with conn.begin_nested():
+                        self._apply(
+                            writer, int(idx), str(kind), None if data is None else bytes(data)
+                        )
+                except Exception as exc:
+                    # The entry stays in the ledger; the projection records why it is missing.
+                    log.exception("could not project ledger entry %d", idx)
+                    writer.projection_failure(int(idx), exc)
             complete = len(rows) < _CHUNK
             new_start = head if complete else int(rows[-1][0]) + 1
             conn.execute(

@@ -160,17 +160,18 @@ class LineageQueries:
             rows = conn.execute(
                 text(
                     "SELECT id, namespace, name, classification, tags, is_model, first_index, "
-                    f"last_index FROM lineage_datasets WHERE id IN ({_marks(chunk)})"
+                    f"last_index, is_personal FROM lineage_datasets WHERE id IN ({_marks(chunk)})"
                 ),
                 _params(chunk),
             )
-            for pk, ns, name, classification, tags, is_model, first, last in rows:
+            for pk, ns, name, classification, tags, is_model, first, last, personal in rows:
                 found[int(pk)] = {
                     "namespace": ns,
                     "name": name,
                     "classification": json.loads(classification) if classification else None,
                     "tags": json.loads(tags) if tags else [],
                     "model": bool(is_model),
+                    "personal": bool(personal),
                     "first_ledger_index": int(first),
                     "last_ledger_index": int(last),
                 }
@@ -197,6 +198,25 @@ class LineageQueries:
                     "last_ledger_index": int(last),
                 }
         return found
+
+    def split_dataset_path(self, path: str) -> tuple[str, str]:
+        """``namespace/name`` where either may contain ``/``: prefer a split naming a dataset."""
+        positions = [i for i, ch in enumerate(path) if ch == "/"]
+        if not positions:
+            raise InputError("the path must be {namespace}/{name}")
+        with self._engine.connect() as conn:
+            for position in positions:
+                namespace, name = path[:position], path[position + 1 :]
+                found = conn.execute(
+                    text("SELECT 1 FROM lineage_datasets WHERE id = :id"),
+                    {"id": dataset_id(namespace, name)},
+                ).first()
+                if found is not None and namespace and name:
+                    return namespace, name
+        namespace, name = path[: positions[0]], path[positions[0] + 1 :]
+        if not namespace or not name:
+            raise InputError("the path must be {namespace}/{name}")
+        return namespace, name
 
     # -- dataset / job graph ----------------------------------------------------------------
 
@@ -554,6 +574,9 @@ class LineageQueries:
         if model is not None:
             clauses.append("is_model = :m")
             params["m"] = 1 if model else 0
+        if personal is not None:
+            clauses.append("is_personal = :p")
+            params["p"] = 1 if personal else 0
         with self._engine.connect() as conn:
             ids = [
                 int(r[0])
@@ -566,10 +589,7 @@ class LineageQueries:
                 )
             ]
             data = self._dataset_data(conn, ids)
-        result = [data[i] for i in ids if i in data]
-        if personal is not None:
-            result = [d for d in result if is_personal(d) == personal]
-        return result
+        return [data[i] for i in ids if i in data]
 
     def jobs(
         self, namespace: str | None = None, *, limit: int = 100, offset: int = 0
@@ -716,15 +736,8 @@ class LineageQueries:
 
 
 def is_personal(data: dict[str, Any]) -> bool:
-    """Whether a dataset is classified as personal data (governance facet or a ``pii`` tag)."""
-    classification = data.get("classification") or {}
-    if isinstance(classification, dict) and any(
-        classification.get(flag) is True
-        for flag in ("personalData", "specialCategory", "criminalOffence", "children")
-    ):
-        return True
-    tags = {str(t).split("=", 1)[0].lower() for t in data.get("tags") or []}
-    return bool(tags & {"pii", "personal", "personal_data", "sensitive"})
+    """Whether a dataset (as the queries return it) holds personal data."""
+    return bool(data.get("personal"))
 
 
 def _summary(node: Node) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from importlib import resources
 from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 
@@ -481,11 +481,10 @@ def _enforce(value: Any, limits: Limits) -> None:
         return
     violation = _first_violation(value, limits, track=True)
     assert violation is not None  # the walk is deterministic
-    error = PayloadTooLarge if violation.too_large else InputError
-    raise error(
-        f"body over a limit: {violation.message}",
-        errors=[Problem(violation.path, violation.message).to_json()],
-    )
+    errors = [Problem(violation.path, violation.message).to_json()]
+    if violation.too_large:
+        raise PayloadTooLarge(f"body over a limit: {violation.message}", errors=errors)
+    raise InputError(f"body not accepted: {violation.message}", errors=errors)
 
 
 # --- public entry points ---------------------------------------------------------------------
@@ -781,28 +780,22 @@ def _shorten(message: str, limit: int = _MAX_MESSAGE) -> str:
     return f"{message[:head]} ... {message[-tail:]}"
 
 
-def _leaves(error: ValidationError) -> Iterator[ValidationError]:
+def _leaves(error: ValidationError) -> list[ValidationError]:
     """The specific errors behind an ``anyOf``/``oneOf`` failure, instead of the summary.
 
     The OpenLineage schema wraps every facets map in a one-branch ``anyOf``, whose own message
     ("... is not valid under any of the given schemas") names neither the facet nor the field.
+    When several alternatives fail (a lineage entry is a dataset *or* a job entry), the one with
+    the fewest problems is reported: it is most likely the one the producer meant.
     """
     if error.validator not in ("anyOf", "oneOf") or not error.context:
-        yield error
-        return
+        return [error]
     branches: dict[Any, list[ValidationError]] = {}
     for sub in error.context:
         branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-    if len(branches) == 1:
-        chosen = next(iter(branches.values()))
-    else:
-        # Several alternatives failed: report the one jsonschema judges the closest match.
-        best: ValidationError = best_match(error.context)
-        while best.parent is not None and best.parent is not error:
-            best = best.parent
-        chosen = branches[best.relative_schema_path[0]]
-    for sub in chosen:
-        yield from _leaves(sub)
+    # Branches in schema order, so ties go to the first alternative: deterministic warnings.
+    candidates = [[leaf for sub in subs for leaf in _leaves(sub)] for subs in branches.values()]
+    return min(candidates, key=len)
 
 
 def _missing_property(error: ValidationError) -> tuple[str, ...]:
@@ -815,16 +808,38 @@ def _missing_property(error: ValidationError) -> tuple[str, ...]:
     return ()
 
 
-def _schema_problems(uri: str, instance: Any, prefix: Path, skip: set[Path]) -> Iterator[Problem]:
+def _schema_problems(uri: str, instance: Any, prefix: Path) -> Iterator[Problem]:
+    # Producers repeat the same facets in event after event (a job's START and COMPLETE, a
+    # dataset's schema in every run): validate each distinct facet value once.
+    try:
+        key = json.dumps(instance, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        relative = _relative_problems(uri, instance)
+    else:
+        relative = _cached_problems(uri, key)
+    for parts, message in relative:
+        yield Problem(_json_path((*prefix, *parts)), message)
+
+
+@functools.lru_cache(maxsize=8192)
+def _cached_problems(uri: str, key: str) -> tuple[tuple[Path, str], ...]:
+    return _relative_problems(uri, json.loads(key))
+
+
+def _relative_problems(uri: str, instance: Any) -> tuple[tuple[Path, str], ...]:
+    found: list[tuple[Path, str]] = []
     try:
         for error in _validator(uri).iter_errors(instance):
             for leaf in _leaves(error):
-                parts: Path = (*prefix, *leaf.absolute_path, *_missing_property(leaf))
-                if skip and (parts[:3] in skip or parts[:4] in skip):
-                    continue  # inside a facet that gets its own, more specific validation
-                yield Problem(_json_path(parts), _shorten(leaf.message))
+                parts: Path = (*leaf.absolute_path, *_missing_property(leaf))
+                found.append((parts, _shorten(leaf.message)))
     except Unresolvable as exc:  # a shipped schema is broken; never the caller's fault
-        yield Problem(_json_path(prefix), _shorten(f"schema {uri} could not be resolved: {exc}"))
+        found.append(((), _shorten(f"schema {uri} could not be resolved: {exc}")))
+    except RecursionError:
+        # jsonschema recurses ~10 frames per nesting level: fine within the default
+        # Limits.max_depth, not for a caller that raised it a lot. Not the producer's fault either.
+        found.append(((), "too deeply nested to check against the schema"))
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -892,7 +907,8 @@ def _governance_extras(facet: Any, path: Path, schemas: _Schemas) -> Iterator[Pr
 
 def _schema_warnings(value: dict[str, Any], kind: EventKind) -> Iterator[Problem]:
     schemas = _schemas()
-    plan: list[tuple[Path, _FacetSchema]] = []
+    plan: list[tuple[Path, _FacetSchema, Any]] = []
+    planned: dict[Path, set[str]] = {}
     notes: list[Problem] = []
     for site in _facet_sites(value, kind):
         for key, facet in site.facets.items():
@@ -914,21 +930,56 @@ def _schema_warnings(value: dict[str, Any], kind: EventKind) -> Iterator[Problem
                     )
                 )
                 target = declared
-            plan.append((path, target))
-    skip = {path for path, _ in plan}
-    yield from _schema_problems(f"{_OPENLINEAGE_ID}#/$defs/{_EVENT_DEFS[kind]}", value, (), skip)
+            plan.append((path, target, facet))
+            planned.setdefault(site.path, set()).add(key)
+    event_schema = f"{_OPENLINEAGE_ID}#/$defs/{_EVENT_DEFS[kind]}"
+    yield from _schema_problems(event_schema, _without_identity(_pruned(value, planned)), ())
     yield from notes
-    for path, target in plan:
-        facet = _lookup(value, path)
-        yield from _schema_problems(target.uri, facet, path, set())
+    for path, target, facet in plan:
+        yield from _schema_problems(target.uri, facet, path)
         if target.uri.startswith(_GOVERNANCE_ID):
             yield from _governance_extras(facet, path, schemas)
 
 
-def _lookup(value: Any, path: Path) -> Any:
-    for part in path:
-        value = value[part]
-    return value
+# Stand-ins for per-event identity values (already checked to be strings, and formats are not
+# enforced): with them the rest of an event's envelope repeats and its validation is cached.
+_RUN_ID_STANDIN = "00000000-0000-0000-0000-000000000000"
+_TIME_STANDIN = "1970-01-01T00:00:00Z"
+
+
+def _without_identity(event: dict[str, Any]) -> dict[str, Any]:
+    result = dict(event)
+    if isinstance(result.get("eventTime"), str):
+        result["eventTime"] = _TIME_STANDIN
+    run = result.get("run")
+    if isinstance(run, dict) and isinstance(run.get("runId"), str):
+        result["run"] = {**run, "runId": _RUN_ID_STANDIN}
+    return result
+
+
+def _pruned(value: dict[str, Any], planned: dict[Path, set[str]]) -> dict[str, Any]:
+    """A copy of the event without the facets that get their own, more specific validation.
+
+    Saves the event schema's generic facet check (``_producer``/``_schemaURL``) on facets whose
+    own schema repeats it, and so reports each problem once. Only the containers on the way to
+    a pruned facets map are copied; everything else is shared with the original.
+    """
+    root = dict(value)
+    copies: dict[int, Any] = {id(value): root}  # original container → its copy
+    for site, keys in planned.items():
+        original: Any = value
+        duplicate: Any = root
+        for part in site[:-1]:
+            original = original[part]
+            made = copies.get(id(original))
+            if made is None:
+                made = dict(original) if isinstance(original, dict) else list(original)
+                copies[id(original)] = made
+                duplicate[part] = made
+            duplicate = made
+        facets = original[site[-1]]
+        duplicate[site[-1]] = {k: v for k, v in facets.items() if k not in keys}
+    return root
 
 
 def _cap(problems: Iterable[Problem]) -> tuple[Problem, ...]:
