@@ -520,3 +520,56 @@ class Frontier:
 
     def __repr__(self) -> str:
         return f"Frontier(size={self.size}, hashes=[{len(self._hashes)} hashes])"
+
+
+def batch_inclusion_proofs(old: Frontier, leaves: Sequence[bytes]) -> list[list[bytes]]:
+    """Inclusion proofs of every leaf appended to ``old``, in the tree after the append.
+
+    One pass instead of one proof at a time: the tree is built level by level over the part the
+    new leaves touch, with an odd last node carried up unchanged (which gives RFC 9162's tree),
+    and every proof reads its siblings by position. Left siblings that lie wholly before the
+    batch are complete subtrees of ``old``, i.e. its frontier nodes.
+    """
+    start = old.size
+    size = start + len(leaves)
+    if not leaves:
+        return []
+    known = {(level, index): digest for level, index, digest in old.subtrees()}
+    # levels[L] holds the nodes of level L from position offsets[L] up to the right edge.
+    offsets: list[int] = []
+    levels: list[list[bytes]] = []
+    offset = start & ~1
+    current = ([known[(0, start - 1)]] if offset < start else []) + list(leaves)
+    width = size
+    level = 0
+    while True:
+        offsets.append(offset)
+        levels.append(current)
+        if width <= 1:
+            break
+        parent_width = (width + 1) // 2
+        parent_offset = (start >> (level + 1)) & ~1
+        parents: list[bytes] = []
+        for position in range(parent_offset, parent_width):
+            if (position + 1) << (level + 1) <= start:
+                parents.append(known[(level + 1, position)])
+                continue
+            left = 2 * position - offset
+            if 2 * position + 1 < width:
+                parents.append(node_hash(current[left], current[left + 1]))
+            else:
+                parents.append(current[left])
+        level += 1
+        offset, current, width = parent_offset, parents, parent_width
+    proofs = []
+    for leaf_index in range(start, size):
+        proof = []
+        position = leaf_index
+        for depth in range(len(levels) - 1):
+            sibling = position ^ 1
+            row = levels[depth]
+            if sibling - offsets[depth] < len(row):
+                proof.append(row[sibling - offsets[depth]])
+            position >>= 1
+        proofs.append(proof)
+    return proofs

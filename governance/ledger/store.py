@@ -431,7 +431,6 @@ class Ledger:
             payload_rows: list[tuple[int, bytes]] = []
             subject_rows: list[tuple[str, int]] = []
             node_rows: list[tuple[int, bytes]] = []
-            new_nodes: dict[int, bytes] = {}
             assigned: dict[bytes, tuple[int, bytes]] = {}
             for idem, group in groups.items():
                 if idem in existing:
@@ -458,7 +457,6 @@ class Ledger:
                 for level, position, digest in frontier.append(leaf):
                     node_id = merkle.node_position(level, position)
                     node_rows.append((node_id, digest))
-                    new_nodes[node_id] = digest
                 entry_rows.append((index, first.kind, envelope, idem))
                 payload_rows.append((index, first.payload))
                 subject_rows.extend((subject_key(s), index) for s in first.subjects)
@@ -517,14 +515,18 @@ class Ledger:
             self._signed = (frontier.size, frontier.root())
             self._known_size = frontier.size
 
-        lookup = _MemoryNodes(old_frontier, new_nodes, self)
+        try:
+            proofs = merkle.batch_inclusion_proofs(old_frontier, [r[1] for r in assigned.values()])
+        except Exception:
+            log.exception("receipts for entries %d.. could not be built", old_frontier.size)
+            proofs = []
         outcomes: list[tuple[_Pending, Receipt | Exception]] = []
         for idem, group in groups.items():
             if idem in assigned:
                 index, leaf = assigned[idem]
                 try:
-                    proof = merkle.inclusion_proof(index, frontier.size, lookup)
-                except Exception:
+                    proof = proofs[index - old_frontier.size]
+                except IndexError:
                     # Committed, so never report it as lost: a retry with the same key returns
                     # the entry's receipt.
                     log.exception("entry %d committed but its receipt could not be built", index)
@@ -788,23 +790,3 @@ def _as_duplicate(receipt: Receipt) -> Receipt:
         inclusion_proof=receipt.inclusion_proof,
         duplicate=True,
     )
-
-
-class _MemoryNodes:
-    """Subtrees known right after a commit: the old frontier plus every subtree it completed.
-
-    Every sibling on an inclusion path of a new entry is one of these, so receipts need no reads.
-    """
-
-    def __init__(self, old: merkle.Frontier, new_nodes: dict[int, bytes], ledger: Ledger) -> None:
-        self._nodes = dict(new_nodes)
-        for level, position, digest in old.subtrees():
-            self._nodes[merkle.node_position(level, position)] = digest
-        self._ledger = ledger
-
-    def __call__(self, level: int, position: int) -> bytes:
-        node_id = merkle.node_position(level, position)
-        found = self._nodes.get(node_id)
-        if found is None:
-            found = self._ledger._nodes([(level, position)])[node_id]
-        return found

@@ -711,3 +711,30 @@ def test_node_position_numbers_subtrees_in_the_order_appends_complete_them() -> 
             expected += 1
     with pytest.raises(ValueError, match="non-negative"):
         merkle.node_position(-1, 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=0, max_value=600), st.integers(min_value=1, max_value=300))
+def test_batch_inclusion_proofs_match_single_proofs(start: int, count: int) -> None:
+    leaves = [merkle.leaf_hash(i.to_bytes(4, "big")) for i in range(start + count)]
+    frontier = merkle.Frontier()
+    nodes: dict[tuple[int, int], bytes] = {}
+    for leaf in leaves[:start]:
+        for level, index, digest in frontier.append(leaf):
+            nodes[(level, index)] = digest
+    old = frontier.copy()
+    for leaf in leaves[start:]:
+        for level, index, digest in frontier.append(leaf):
+            nodes[(level, index)] = digest
+    size = start + count
+    root = frontier.root()
+    proofs = merkle.batch_inclusion_proofs(old, leaves[start:])
+    assert len(proofs) == count
+    for offset, proof in enumerate(proofs):
+        index = start + offset
+        assert proof == merkle.inclusion_proof(index, size, lambda lv, ix: nodes[(lv, ix)])
+        merkle.verify_inclusion(leaves[index], index, size, proof, root)
+
+
+def test_batch_inclusion_proofs_of_nothing() -> None:
+    assert merkle.batch_inclusion_proofs(merkle.Frontier(), []) == []
