@@ -252,10 +252,11 @@ class Ledger:
         clash = RESERVED_FIELDS.intersection(extra)
         if clash:
             raise InputError(f"fields may not use reserved envelope names: {sorted(clash)}")
-        try:
-            canonical_json(extra)
-        except Exception as exc:
-            raise InputError(f"fields are not canonicalisable JSON: {exc}") from exc
+        if extra:
+            try:
+                canonical_json(extra)
+            except Exception as exc:
+                raise InputError(f"fields are not canonicalisable JSON: {exc}") from exc
         payload_sha = hashlib.sha256(payload).hexdigest()
         if idempotency_key is None:
             idempotency_key = f"sha256:{payload_sha}"
@@ -348,20 +349,27 @@ class Ledger:
                 pending.future.set_exception(failure)
             return
         now = time.perf_counter()
-        if self._metrics is not None:
-            self._metrics.commit_seconds.observe(now - started)
-            self._metrics.batch_size.observe(len(batch))
+        appended: dict[str, int] = {}
+        duplicates = 0
         for pending, outcome in outcomes:
             if isinstance(outcome, Exception):
                 pending.future.set_exception(outcome)
                 continue
-            if self._metrics is not None:
-                if outcome.duplicate:
-                    self._metrics.duplicates.inc()
-                else:
-                    self._metrics.appends.labels(outcome.kind).inc()
-                self._metrics.append_seconds.observe(now - pending.submitted)
+            if outcome.duplicate:
+                duplicates += 1
+            else:
+                appended[outcome.kind] = appended.get(outcome.kind, 0) + 1
             pending.future.set_result(outcome)
+        metrics = self._metrics
+        if metrics is not None:
+            metrics.commit_seconds.observe(now - started)
+            metrics.batch_size.observe(len(batch))
+            for kind, count in appended.items():
+                metrics.appends.labels(kind).inc(count)
+            if duplicates:
+                metrics.duplicates.inc(duplicates)
+            for pending in batch:
+                metrics.append_seconds.observe(now - pending.submitted)
 
     def _connection(self) -> Any:
         if self._writer_conn is None:

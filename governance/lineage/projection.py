@@ -512,7 +512,13 @@ class Projector:
             state_sql = "SELECT next_index FROM lineage_projection_state WHERE id = 1"
             if postgres:
                 state_sql += " FOR UPDATE"
-            start = int(conn.execute(text(state_sql)).scalar_one())
+            found = conn.execute(text(state_sql)).scalar_one_or_none()
+            if found is None:
+                # The watermark row is gone (deleted by hand): start over from entry 0.
+                conn.execute(
+                    text("INSERT INTO lineage_projection_state (id, next_index) VALUES (1, 0)")
+                )
+            start = int(found or 0)
             head = int(conn.execute(text("SELECT size FROM ledger_head WHERE id = 1")).scalar_one())
             rows = conn.execute(
                 text(
@@ -561,6 +567,9 @@ class Projector:
         with self._lock, self._engine.begin() as conn:
             for table in PROJECTION_TABLES:
                 conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed table names
-            conn.execute(text("UPDATE lineage_projection_state SET next_index = 0 WHERE id = 1"))
+            conn.execute(text("DELETE FROM lineage_projection_state"))
+            conn.execute(
+                text("INSERT INTO lineage_projection_state (id, next_index) VALUES (1, 0)")
+            )
             self._applied = 0
             self._parsed.clear()
