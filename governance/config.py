@@ -30,6 +30,11 @@ class Settings(BaseSettings):
         Path("var/keys/checkpoint.key"),
         description="Ed25519 checkpoint signing key (PEM); created with mode 0600 when missing.",
     )
+    trust_config: Path | None = Field(
+        None,
+        description="Attestation trust configuration (YAML or JSON); default: Sigstore production "
+        "and staging roots as shipped with sigstore, and no allowed signers (fail closed).",
+    )
     host: str = Field("127.0.0.1", description="Address `governance serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `governance serve` listens on.")
     max_body_bytes: int = Field(32 * MiB, ge=1024, description="Largest request body accepted.")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
+from governance.attestations.service import AttestationService
+from governance.attestations.trust import TrustConfig, default_trust_config, load_trust_config
+from governance.attestations.verify import ModelSigningBackend, SigstoreBackend, Verifier
 from governance.auth.keys import KeyStore
 from governance.config import Settings
 from governance.db import create_db_engine, upgrade
@@ -30,10 +33,22 @@ class Runtime:
     projector: Projector
     lineage: LineageIngest
     queries: LineageQueries
+    attestations: AttestationService | None = field(default=None)
 
     @classmethod
-    def open(cls, settings: Settings, *, migrate: bool = False, start: bool = True) -> Runtime:
-        """Open the database (applying migrations if asked), load the key, start the writer."""
+    def open(
+        cls,
+        settings: Settings,
+        *,
+        migrate: bool = False,
+        start: bool = True,
+        backends: tuple[SigstoreBackend, ModelSigningBackend] | None = None,
+    ) -> Runtime:
+        """Open the database (applying migrations if asked), load the key, start the writer.
+
+        ``backends`` (the Sigstore and model-signing engines, chosen by the composition root)
+        enable attestation verification with the configured trust configuration.
+        """
         if migrate:
             upgrade(settings.database_url)
         engine = create_db_engine(settings.database_url)
@@ -62,6 +77,11 @@ class Runtime:
             LineageIngest(ledger, projector),
             LineageQueries(engine),
         )
+        if backends is not None:
+            verifier = Verifier(
+                load_trust(settings), sigstore=backends[0], model_signing=backends[1]
+            )
+            runtime.attestations = AttestationService(engine, ledger, verifier)
         if start:
             runtime.start()
         return runtime
@@ -70,8 +90,17 @@ class Runtime:
         """Start the ledger writer and bring the projection up to date with the ledger."""
         self.ledger.start()
         self.projector.catch_up()
+        if self.attestations is not None:
+            self.attestations.record_trust_config()
 
     def close(self) -> None:
         """Drain and stop the writer, then close database connections."""
         self.ledger.close()
         self.engine.dispose()
+
+
+def load_trust(settings: Settings) -> TrustConfig:
+    """The trust configuration file in the settings, or the default one."""
+    if settings.trust_config is None:
+        return default_trust_config()
+    return load_trust_config(settings.trust_config)

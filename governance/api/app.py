@@ -10,7 +10,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from governance.api import errors, evidence, health, ledger, lineage
+from adapters.model_signing_backend import ModelSigningPythonBackend
+from adapters.sigstore_backend import SigstorePythonBackend
+from governance.api import attestations, errors, evidence, health, ledger, lineage
 from governance.api.errors import problem
 from governance.config import Settings
 from governance.errors import PayloadTooLarge
@@ -116,6 +118,11 @@ class AccessLog:
                 )
 
 
+def verification_backends() -> tuple[SigstorePythonBackend, ModelSigningPythonBackend]:
+    """The attestation engines this service uses (the one place that chooses them)."""
+    return SigstorePythonBackend(), ModelSigningPythonBackend()
+
+
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     """Build the app; without ``runtime`` it opens one for its lifetime (migrations applied)."""
     owned = runtime is None
@@ -124,7 +131,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = app.state.runtime
         if rt is None:
-            rt = Runtime.open(settings)
+            rt = Runtime.open(settings, backends=verification_backends())
             app.state.runtime = rt
         rt.start()
         try:
@@ -141,7 +148,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     errors.install(app)
-    for module in (health, evidence, ledger, lineage):
+    for module in (health, evidence, ledger, lineage, attestations):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLog)

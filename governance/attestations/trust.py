@@ -24,6 +24,7 @@ is the SHA-256 of a canonical JSON form, recorded with every verdict.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import re
@@ -701,4 +702,77 @@ def default_trust_config() -> TrustConfig:
     return TrustConfig(
         trusted_roots={name: sigstore_trusted_root(name) for name in _SIGSTORE_TUF_URLS},
         default_trusted_root="production",
+    )
+
+
+def key_algorithm_of(pem: str) -> KeyAlgorithm:
+    """The registry algorithm of a PEM public key (Ed25519, ECDSA P-256 or P-384)."""
+    key = serialization.load_pem_public_key(pem.encode())
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return KeyAlgorithm.ED25519
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        for algorithm, curve in _CURVES.items():
+            if isinstance(key.curve, curve):
+                return algorithm
+    raise ValueError("only Ed25519 and ECDSA P-256/P-384 public keys are supported")
+
+
+def with_overrides(
+    base: TrustConfig,
+    purpose: str,
+    *,
+    trusted_root: Path | None = None,
+    public_key: str | None = None,
+    certificate_chain: str | None = None,
+    identity: str | None = None,
+    issuer: str | None = None,
+) -> TrustConfig:
+    """``base`` plus what a command line names for one verification.
+
+    A trusted root file becomes the root in force; a public key or certificate chain is
+    registered for ``purpose``; an identity and issuer become the purpose's only allowed signer.
+    """
+    roots = dict(base.trusted_roots)
+    default = base.default_trusted_root
+    purpose_roots = dict(base.purpose_trusted_roots)
+    if trusted_root is not None:
+        try:
+            document = trusted_root.read_bytes()
+            root = TrustedRoot("command-line", document, str(trusted_root))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot use trusted root {trusted_root}: {exc}") from None
+        roots[root.name] = root
+        default = root.name
+        purpose_roots[purpose] = root.name
+    keys = list(base.keys)
+    if public_key is not None:
+        try:
+            algorithm = key_algorithm_of(public_key)
+            keys.append(
+                RegisteredKey(
+                    id="command-line",
+                    pem=public_key,
+                    algorithm=algorithm,
+                    purposes=frozenset({purpose}),
+                )
+            )
+        except ValueError as exc:
+            raise ConfigError(f"unusable public key: {exc}") from None
+    chains = list(base.certificate_chains)
+    if certificate_chain is not None:
+        try:
+            chains.append(CertificateChain("command-line", certificate_chain, frozenset({purpose})))
+        except ValueError as exc:
+            raise ConfigError(f"unusable certificate chain: {exc}") from None
+    identities = dict(base.identities)
+    if identity is not None and issuer is not None:
+        identities[purpose] = (AllowedIdentity(issuer=issuer, identity=identity),)
+    return dataclasses.replace(
+        base,
+        trusted_roots=roots,
+        default_trusted_root=default,
+        purpose_trusted_roots=purpose_roots,
+        keys=tuple(keys),
+        certificate_chains=tuple(chains),
+        identities=identities,
     )

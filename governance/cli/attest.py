@@ -1,0 +1,149 @@
+"""``governance attest`` and ``governance trust``: attestations offline, and trust in force.
+
+Verification here runs exactly the service's code.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from adapters.model_signing_backend import ModelSigningPythonBackend
+from adapters.sigstore_backend import SigstorePythonBackend
+from governance.attestations.reasons import VerificationFailed
+from governance.attestations.trust import with_overrides
+from governance.attestations.verify import Request, Verifier
+from governance.cli.common import EXIT_ERROR, EXIT_FAILED_CHECK, EXIT_OK, settings_from_env
+from governance.errors import InputError
+from governance.runtime import load_trust
+
+attest_app = typer.Typer(help="Signing attestations: verify offline, or submit to a server.")
+trust_app = typer.Typer(help="The attestation trust configuration.", no_args_is_help=True)
+
+Purpose = Annotated[
+    str, typer.Option(help="What the signature is for: selects keys, roots and allowed signers")
+]
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {path}: {exc.strerror}") from None
+
+
+@attest_app.command()
+def verify(
+    bundle: Annotated[Path, typer.Option(help="Sigstore bundle, DSSE envelope or model signature")],
+    artifact: Annotated[
+        Path | None, typer.Option(help="The signed file, or a model directory")
+    ] = None,
+    digest: Annotated[str | None, typer.Option(help="sha256:<hex> of the signed artifact")] = None,
+    purpose: Purpose = "default",
+    trusted_root: Annotated[
+        Path | None, typer.Option(help="A Sigstore trusted_root.json to pin instead")
+    ] = None,
+    public_key: Annotated[Path | None, typer.Option(help="PEM public key of the signer")] = None,
+    certificate_chain: Annotated[
+        Path | None, typer.Option(help="PEM chain for model-signing certificate mode")
+    ] = None,
+    identity: Annotated[str | None, typer.Option(help="Allowed signer identity")] = None,
+    issuer: Annotated[str | None, typer.Option(help="Allowed signer's OIDC issuer")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+) -> None:
+    """Verify locally and offline. Exit 0 verified, 1 not verified (reason code printed), 2 error.
+
+    Trust comes from GOVERNANCE_TRUST_CONFIG (or Sigstore's shipped roots), plus what the options
+    name. Give --artifact or --digest so the signature is checked against what you expect.
+    """
+    if artifact is None and digest is None:
+        raise InputError("give --artifact PATH or --digest sha256:HEX")
+    trust = with_overrides(
+        load_trust(settings_from_env()),
+        purpose,
+        trusted_root=trusted_root,
+        public_key=_read(public_key, "public key").decode() if public_key else None,
+        certificate_chain=_read(certificate_chain, "certificate chain").decode()
+        if certificate_chain
+        else None,
+        identity=identity,
+        issuer=issuer,
+    )
+    verifier = Verifier(
+        trust, sigstore=SigstorePythonBackend(), model_signing=ModelSigningPythonBackend()
+    )
+    ignore = (bundle.name,) if artifact is not None and bundle.parent == artifact else ()
+    request = Request(
+        bundle=_read(bundle, "bundle"),
+        purpose=purpose,
+        expected_digest=digest,
+        artifact=artifact,
+        ignore_paths=ignore,
+    )
+    try:
+        facts = verifier.verify(request)
+    except VerificationFailed as exc:
+        if as_json:
+            typer.echo(
+                json.dumps({"verified": False, "reason": exc.reason.value, "detail": exc.detail})
+            )
+        else:
+            typer.echo(f"NOT VERIFIED: {exc.reason.value}: {exc.detail}")
+        raise typer.Exit(EXIT_FAILED_CHECK) from None
+    if as_json:
+        typer.echo(json.dumps({"verified": True, "facts": facts.to_json()}, indent=2))
+    else:
+        signer = facts.signer_identity or facts.key_id or "-"
+        typer.echo(f"VERIFIED: {facts.format.value} signed by {signer}")
+        for subject in facts.subjects:
+            typer.echo(f"  subject {subject.name}: {dict(subject.digest)}")
+    raise typer.Exit(EXIT_OK)
+
+
+@attest_app.command()
+def submit(
+    bundle: Annotated[Path, typer.Option(help="Sigstore bundle, DSSE envelope or model signature")],
+    purpose: Purpose,
+    digest: Annotated[str | None, typer.Option(help="sha256:<hex> of the artifact")] = None,
+    url: Annotated[str, typer.Option(help="Service base URL")] = "http://127.0.0.1:8000",
+    api_key: Annotated[
+        str,
+        typer.Option(envvar="GOVERNANCE_API_KEY", help="An ingest key [env GOVERNANCE_API_KEY]"),
+    ] = "",
+) -> None:
+    """Send a bundle to a server; it verifies and records the verdict. Exit 0 pass, 1 fail."""
+    if not api_key:
+        raise InputError("an API key is required (--api-key or GOVERNANCE_API_KEY)")
+    body: dict[str, Any] = {
+        "bundle_base64": base64.b64encode(_read(bundle, "bundle")).decode(),
+        "purpose": purpose,
+        "expected_digest": digest,
+    }
+    request = urllib.request.Request(  # noqa: S310 - the operator chooses the URL
+        url.rstrip("/") + "/api/v1/attestations",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {api_key}"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            typer.echo(response.read().decode())
+            raise typer.Exit(EXIT_OK)
+    except urllib.error.HTTPError as exc:
+        typer.echo(exc.read().decode(), err=True)
+        raise typer.Exit(EXIT_FAILED_CHECK if exc.code == 422 else EXIT_ERROR) from None
+    except urllib.error.URLError as exc:
+        raise InputError(f"cannot reach {url}: {exc.reason}") from None
+
+
+@trust_app.command()
+def show() -> None:
+    """Print the trust configuration in force (roots by digest, keys, chains, allowed signers)."""
+    trust = load_trust(settings_from_env())
+    typer.echo(json.dumps({"digest": trust.digest(), **trust.to_json()}, indent=2))
