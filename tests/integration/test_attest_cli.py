@@ -1,0 +1,183 @@
+"""``governance attest verify`` over every EXPECTED.json case, in process.
+
+Trust comes from the command line only (GOVERNANCE_TRUST_CONFIG unset: Sigstore's shipped roots
+plus what the options name): ``--trusted-root`` the case's root file, ``--public-key`` /
+``--certificate-chain`` the case's key or chain, ``--identity`` / ``--issuer`` the case's signer.
+Exit 0 for PASS; exit 1 for FAIL with a reason code in the case's expected set. Model cases are
+verified against their model directory (the bundle inside it is ignored by the CLI). Outbound
+sockets are blocked for the module (the library test's guard).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from governance.cli.main import main
+from tests.integration.test_attestations import (
+    CASES,
+    CERT_MODE_SIGNER,
+    FAIL_REASONS,
+    FIXTURES,
+    WHL,
+    network_guard,
+    no_network,
+    statement_of,
+)
+
+__all__ = ["network_guard", "no_network"]  # the imported socket guard applies to this module
+
+PURPOSE = "release"
+
+
+@pytest.fixture(autouse=True)
+def _no_trust_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GOVERNANCE_TRUST_CONFIG", raising=False)
+
+
+def cli_args(case: dict[str, Any]) -> list[str]:
+    bundle = FIXTURES / case["bundle"]
+    args = ["attest", "verify", "--bundle", str(bundle), "--purpose", PURPOSE, "--json"]
+    spec = case["artifact"]
+    if spec.startswith("sha256:"):
+        args += ["--digest", spec]
+    elif spec.startswith("subject digest from the statement"):
+        subject = statement_of(bundle)["subject"][0]
+        args += ["--digest", "sha256:" + subject["digest"]["sha256"]]
+    else:
+        args += ["--artifact", str(FIXTURES / spec.split(" (")[0])]
+    if case.get("trusted_root"):
+        args += ["--trusted-root", str(FIXTURES / case["trusted_root"])]
+    if "public_key" in case:
+        args += ["--public-key", str(FIXTURES / case["public_key"])]
+    if "certificate_chain" in case:
+        args += ["--certificate-chain", str(FIXTURES / case["certificate_chain"])]
+        args += ["--identity", CERT_MODE_SIGNER.identity or "", "--issuer", CERT_MODE_SIGNER.issuer]
+    elif case.get("issuer"):
+        identity = case.get("identity")
+        if identity and identity != "-":
+            args += ["--identity", identity, "--issuer", case["issuer"]]
+        # "-": any identity of the issuer (the case fails for another reason). The CLI has no
+        # option for an identity pattern, so that rule comes from GOVERNANCE_TRUST_CONFIG
+        # (see any_identity_config).
+    return args
+
+
+def any_identity_config(case: dict[str, Any], tmp_path: Path) -> Path:
+    """A trust config allowing every identity of the case's issuer for PURPOSE."""
+    path = tmp_path / "trust.json"
+    rule = {"issuer": case["issuer"], "identity_regex": ".*"}
+    path.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "default_trusted_root": "production",
+                "trusted_roots": {"production": "sigstore:production"},
+                "identities": {PURPOSE: [rule]},
+            }
+        )
+    )
+    return path
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
+    code = main(args)
+    out = capsys.readouterr().out
+    return code, json.loads(out) if out.strip() else {}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_expected_case_through_the_cli(
+    case: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    if case.get("identity") == "-":
+        monkeypatch.setenv("GOVERNANCE_TRUST_CONFIG", str(any_identity_config(case, tmp_path)))
+    code, result = run(cli_args(case), capsys)
+    if case["expected"] == "PASS":
+        assert (code, result.get("verified")) == (0, True), result
+        facts = result["facts"]
+        if "certificate_chain" in case:
+            assert facts["mode"] == "certificate"
+            assert facts["signer"]["identity"] == CERT_MODE_SIGNER.identity
+        elif "public_key" in case:
+            assert (facts["mode"], facts["signer"]["key_id"]) == ("key", "command-line")
+        else:
+            assert facts["mode"] == "keyless"
+            assert facts["signer"]["identity"] == case["identity"]
+            assert facts["trusted_root"] == "command-line"
+        if case["kind"] == "sigstore-bundle":
+            digest = hashlib.sha256((FIXTURES / case["artifact"]).read_bytes()).hexdigest()
+            assert facts["artifact_digest"] == "sha256:" + digest
+        return
+    assert code == 1, result
+    assert result["verified"] is False
+    assert result["reason"] in {r.value for r in FAIL_REASONS[case["id"]]}, result
+    assert result["detail"]
+
+
+def test_plain_output_names_signer_and_reason(capsys: pytest.CaptureFixture[str]) -> None:
+    args = [a for a in cli_args(WHL) if a != "--json"]
+    assert main(args) == 0
+    assert f"VERIFIED: sigstore_bundle signed by {WHL['identity']}" in capsys.readouterr().out
+    tampered = next(c for c in CASES if c["id"] == "tamper-signature")
+    assert main([a for a in cli_args(tampered) if a != "--json"]) == 1
+    assert "NOT VERIFIED: signature_invalid" in capsys.readouterr().out
+
+
+def test_wrong_root_and_wrong_identity_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    staging = str(FIXTURES / "trusted-roots/sigstore-staging.trusted_root.json")
+    args = cli_args(WHL)
+    at = args.index("--trusted-root") + 1
+    code, result = run([*args[:at], staging, *args[at + 1 :]], capsys)
+    assert (code, result["reason"]) == (1, "certificate_untrusted")
+    at = args.index("--identity") + 1
+    other = WHL["identity"].replace("release.yml", "nightly.yml")
+    code, result = run([*args[:at], other, *args[at + 1 :]], capsys)
+    assert (code, result["reason"]) == (1, "identity_not_allowed")
+
+
+def test_no_signer_allowed_fails_closed(capsys: pytest.CaptureFixture[str]) -> None:
+    args = cli_args(WHL)
+    at = args.index("--identity")
+    code, result = run([*args[:at], *args[at + 4 :]], capsys)
+    assert (code, result["reason"]) == (1, "identity_not_allowed")
+
+
+def test_identity_pattern_from_the_trust_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GOVERNANCE_TRUST_CONFIG", str(any_identity_config(WHL, tmp_path)))
+    args = cli_args(WHL)
+    at = args.index("--identity")
+    code, result = run([*args[:at], *args[at + 4 :]], capsys)
+    assert (code, result["facts"]["signer"]["identity"]) == (0, WHL["identity"])
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [],  # neither --artifact nor --digest
+        ["--digest", "sha256:nothex"],
+    ],
+    ids=["no-artifact", "bad-digest"],
+)
+def test_usage_errors_exit_2(extra: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    bundle = str(FIXTURES / WHL["bundle"])
+    code = main(["attest", "verify", "--bundle", bundle, *extra])
+    capsys.readouterr()
+    assert code == 2
+
+
+def test_missing_bundle_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["attest", "verify", "--bundle", str(tmp_path / "absent"), "--digest", "sha256:" + "0" * 64]
+    )
+    assert code == 2
+    assert "cannot read bundle" in capsys.readouterr().err
