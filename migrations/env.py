@@ -6,9 +6,9 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
+import governance.attestations.models
 import governance.auth.models
 import governance.ledger.models
-import governance.attestations.models
 import governance.lineage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from governance.db import create_db_engine
 
