@@ -726,6 +726,7 @@ def with_overrides(
     certificate_chain: str | None = None,
     identity: str | None = None,
     issuer: str | None = None,
+    identity_regex: str | None = None,
 ) -> TrustConfig:
     """``base`` plus what a command line names for one verification.
 
@@ -765,8 +766,12 @@ def with_overrides(
         except ValueError as exc:
             raise ConfigError(f"unusable certificate chain: {exc}") from None
     identities = dict(base.identities)
-    if identity is not None and issuer is not None:
-        identities[purpose] = (AllowedIdentity(issuer=issuer, identity=identity),)
+    if issuer is not None and (identity is not None or identity_regex is not None):
+        try:
+            rule = AllowedIdentity(issuer=issuer, identity=identity, identity_regex=identity_regex)
+        except ValueError as exc:
+            raise ConfigError(f"unusable signer identity: {exc}") from None
+        identities[purpose] = (rule,)
     return dataclasses.replace(
         base,
         trusted_roots=roots,

@@ -54,6 +54,9 @@ def verify(
         Path | None, typer.Option(help="PEM chain for model-signing certificate mode")
     ] = None,
     identity: Annotated[str | None, typer.Option(help="Allowed signer identity")] = None,
+    identity_regex: Annotated[
+        str | None, typer.Option(help="Allowed signer identities: a full-match regex")
+    ] = None,
     issuer: Annotated[str | None, typer.Option(help="Allowed signer's OIDC issuer")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
 ) -> None:
@@ -64,6 +67,10 @@ def verify(
     """
     if artifact is None and digest is None:
         raise InputError("give --artifact PATH or --digest sha256:HEX")
+    if identity is not None and identity_regex is not None:
+        raise InputError("give --identity or --identity-regex, not both")
+    if (identity is not None or identity_regex is not None) != (issuer is not None):
+        raise InputError("a signer needs both an identity (or --identity-regex) and --issuer")
     trust = with_overrides(
         load_trust(settings_from_env()),
         purpose,
@@ -74,6 +81,7 @@ def verify(
         else None,
         identity=identity,
         issuer=issuer,
+        identity_regex=identity_regex,
     )
     verifier = Verifier(
         trust, sigstore=SigstorePythonBackend(), model_signing=ModelSigningPythonBackend()

@@ -181,3 +181,23 @@ def test_missing_bundle_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
     )
     assert code == 2
     assert "cannot read bundle" in capsys.readouterr().err
+
+
+def test_identity_regex_allows_a_family_of_signers(capsys: pytest.CaptureFixture[str]) -> None:
+    signing = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "signing"
+    if not signing.is_dir():
+        pytest.skip("../shared/fixtures/signing is not available")
+    common = [
+        "attest", "verify", "--json",
+        "--bundle", str(signing / "sigstore-python/bundle.txt.sigstore"),
+        "--artifact", str(signing / "sigstore-python/bundle.txt"),
+        "--trusted-root", str(signing / "trusted-roots/sigstore-staging.trusted_root.json"),
+        "--issuer", "https://github.com/login/oauth",
+    ]  # fmt: skip
+    capsys.readouterr()
+    assert main([*common, "--identity-regex", r".*@tny\.town"]) == 0
+    assert json.loads(capsys.readouterr().out)["verified"] is True
+    # A full match is required: a pattern matching only part of the identity is not enough.
+    assert main([*common, "--identity-regex", "tny"]) == 1
+    assert json.loads(capsys.readouterr().out)["reason"] == "identity_not_allowed"
+    assert main([*common, "--identity-regex", "x", "--identity", "a@tny.town"]) == 2
