@@ -90,11 +90,13 @@ class Runtime:
         """Start the ledger writer and bring the projection up to date with the ledger."""
         self.ledger.start()
         self.projector.catch_up()
+        self.projector.start()
         if self.attestations is not None:
             self.attestations.record_trust_config()
 
     def close(self) -> None:
         """Drain and stop the writer, then close database connections."""
+        self.projector.stop()
         self.ledger.close()
         self.engine.dispose()
 

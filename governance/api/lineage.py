@@ -27,6 +27,17 @@ _RAW_JSON = {
 }
 
 
+async def fresh_projection(request: Request) -> None:
+    """Before a query: bring the projection up to everything the ledger has acknowledged."""
+    rt = runtime(request)
+    size, _root = await run_in_threadpool(rt.ledger.head)
+    if rt.projector.applied() < size:
+        await run_in_threadpool(rt.projector.catch_up)
+
+
+QUERY_DEPENDENCIES = [Depends(require(*READERS)), Depends(fresh_projection)]
+
+
 async def _body(request: Request, content_type: str | None, encoding: str | None) -> bytes:
     check_content_type(content_type)
     body = await request.body()
@@ -85,7 +96,7 @@ async def post_batch(
 @router.get(
     "/api/v1/lineage",
     summary="Marquez-compatible lineage graph around a node (both directions)",
-    dependencies=[Depends(require(*READERS))],
+    dependencies=QUERY_DEPENDENCIES,
 )
 async def marquez_lineage(
     request: Request,
@@ -102,7 +113,7 @@ async def marquez_lineage(
 @router.get(
     "/api/v1/lineage/graph",
     summary="Lineage graph of a dataset, job or run, in a direction, as of a time",
-    dependencies=[Depends(require(*READERS))],
+    dependencies=QUERY_DEPENDENCIES,
 )
 async def lineage_graph(
     request: Request,
@@ -128,7 +139,7 @@ async def lineage_graph(
 @router.get(
     "/api/v1/namespaces",
     summary="Namespaces seen in lineage",
-    dependencies=[Depends(require(*READERS))],
+    dependencies=QUERY_DEPENDENCIES,
 )
 async def namespaces(
     request: Request,
@@ -140,7 +151,7 @@ async def namespaces(
     return {"namespaces": rows}
 
 
-@router.get("/api/v1/datasets", summary="Datasets", dependencies=[Depends(require(*READERS))])
+@router.get("/api/v1/datasets", summary="Datasets", dependencies=QUERY_DEPENDENCIES)
 async def datasets(
     request: Request,
     namespace: str | None = None,
@@ -159,7 +170,7 @@ async def datasets(
     return {"datasets": rows}
 
 
-@router.get("/api/v1/jobs", summary="Jobs", dependencies=[Depends(require(*READERS))])
+@router.get("/api/v1/jobs", summary="Jobs", dependencies=QUERY_DEPENDENCIES)
 async def jobs(
     request: Request,
     namespace: str | None = None,
@@ -172,7 +183,7 @@ async def jobs(
     return {"jobs": rows}
 
 
-@router.get("/api/v1/runs", summary="Runs, newest first", dependencies=[Depends(require(*READERS))])
+@router.get("/api/v1/runs", summary="Runs, newest first", dependencies=QUERY_DEPENDENCIES)
 async def runs(
     request: Request,
     namespace: str | None = None,
@@ -194,6 +205,7 @@ async def runs(
 @router.put(
     "/api/v1/datasets/{path:path}/classification",
     summary="Classify a dataset for governance (role steward or admin); recorded in the ledger",
+    dependencies=[Depends(fresh_projection)],
 )
 async def classify(
     request: Request,
@@ -225,7 +237,7 @@ async def classify(
 @router.get(
     "/api/v1/lineage/compliance/downstream",
     summary="Models and datasets downstream of a dataset",
-    dependencies=[Depends(require(*READERS))],
+    dependencies=QUERY_DEPENDENCIES,
 )
 async def downstream(
     request: Request,
@@ -244,7 +256,7 @@ async def downstream(
 @router.get(
     "/api/v1/lineage/compliance/personal-data",
     summary="Personal data upstream of a dataset or model (by classification and tags)",
-    dependencies=[Depends(require(*READERS))],
+    dependencies=QUERY_DEPENDENCIES,
 )
 async def personal_data(
     request: Request,
@@ -266,7 +278,7 @@ async def personal_data(
 @router.get(
     "/api/v1/lineage/compliance/consent-withdrawal",
     summary="What withdrawing consent for a dataset touches since a date",
-    dependencies=[Depends(require(*READERS))],
+    dependencies=QUERY_DEPENDENCIES,
 )
 async def consent_withdrawal(
     request: Request,

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from governance.cli.common import settings_from_env
 from governance.db import create_db_engine
+from governance.lineage.projection import Projector
 from governance.lineage.queries import Direction, LineageQueries
 
 app = typer.Typer(help="Lineage questions (jobs, runs, datasets, models).", no_args_is_help=True)
@@ -35,6 +36,9 @@ AsOf = Annotated[
 def _queries() -> Iterator[LineageQueries]:
     engine = create_db_engine(settings_from_env().database_url, pool=False)
     try:
+        # Apply whatever the ledger holds that a server has not projected yet (exactly once,
+        # whichever process does it), so answers include every acknowledged event.
+        Projector(engine).catch_up()
         yield LineageQueries(engine)
     finally:
         engine.dispose()

@@ -124,7 +124,9 @@ class LineageIngest:
         )
         if not receipt.duplicate:
             self._projector.remember(receipt.index, event)
-        await self._project(receipt.index)
+        # Acknowledged once committed to the ledger; the projection follows in the background
+        # (queries catch it up first, so a reader never misses an acknowledged event).
+        self._projector.notify()
         return receipt
 
     async def _project(self, index: int) -> None:

@@ -473,8 +473,41 @@ class Projector:
         self._engine = engine
         self._lock = threading.Lock()
         self._applied = 0
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
         # Events already parsed at ingest, so the projection need not parse them again.
         self._parsed: dict[int, LineageEvent] = {}
+
+    def start(self) -> None:
+        """Follow the ledger in a background thread, in batches, off the request path."""
+        if self._thread is None or not self._thread.is_alive():
+            self._stopping = False
+            self._thread = threading.Thread(target=self._follow, name="projector", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop following (what is committed stays committed; a restart catches up)."""
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def notify(self) -> None:
+        """Something was appended: catch up soon."""
+        self._wake.set()
+
+    def _follow(self) -> None:
+        while not self._stopping:
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            if self._stopping:
+                return
+            try:
+                self.catch_up()
+            except Exception:
+                log.exception("the lineage projection could not catch up; retrying")
 
     def remember(self, index: int, event: LineageEvent) -> None:
         """Keep an event parsed at ingest until it is projected."""

@@ -193,7 +193,8 @@ def test_live_server(server: Server) -> None:
         assert response.headers["location"] == f"/api/v1/evidence/{digest}"
         checkpoint = verifier.verify(receipt["checkpoint"])
         assert checkpoint.origin == ORIGIN
-        assert checkpoint.size == receipt["tree_size"] == 1
+        # Entry 0 is the trust configuration the server records at startup.
+        assert checkpoint.size == receipt["tree_size"] == 2
         merkle.verify_inclusion(
             bytes.fromhex(receipt["leaf_hash"]),
             receipt["index"],
@@ -248,7 +249,7 @@ def test_live_server(server: Server) -> None:
         assert refused.headers["content-type"] == "application/problem+json"
 
         size = int(http.get("/readyz").json()["tree_size"])
-        assert size == 3
+        assert size == 4  # the startup trust-configuration entry and three documents
 
         # The CLI, in another process, sees the same ledger and finds it clean.
         audit = server.cli("ledger", "audit")
@@ -290,7 +291,8 @@ def test_malformed_requests_do_not_hurt_the_server(server: Server) -> None:
 
     with httpx.Client(base_url=server.url, timeout=10) as http:
         assert http.get("/healthz").status_code == 200
-        assert http.get("/readyz").json()["tree_size"] == 0
+        # Nothing was appended: only the startup trust-configuration entry is there.
+        assert http.get("/readyz").json()["tree_size"] == 1
     assert _stop(server.process) in CLEAN_EXIT
     _assert_json_logs(server)
 

@@ -343,7 +343,9 @@ def test_stock_client_sends_every_fixture_event(
         # by the client (it re-serialises with sorted keys), and those are one entry.
         distinct = {sent_bytes(e) for e in events.values()}
         assert len(set(indexes.values())) == len(distinct)
-        assert sorted(set(indexes.values())) == list(range(len(distinct)))
+        # The server's own startup entries (its trust configuration) come first.
+        first = min(indexes.values())
+        assert sorted(set(indexes.values())) == list(range(first, first + len(distinct)))
         for name, index in indexes.items():
             entry = ledger_entry(server, index)
             assert entry["kind"] == "openlineage", name
@@ -400,14 +402,15 @@ def test_stock_client_sends_every_fixture_event(
         assert [d["name"] for d in personal] == ["customers"]
         assert personal[0]["classification"]["lawfulBasis"] == "consent"
 
-        total = len(distinct) + 2
+        total = first + len(distinct) + 2
         assert server.tree_size() == total
         assert server.process.poll() is None, server.logs()
         assert server.stop() in (0, -signal.SIGTERM)
 
     # After the server stopped: the database file holds exactly those entries.
     counts = dict(read_db(server, "SELECT kind, COUNT(*) FROM ledger_entries GROUP BY kind"))
-    assert counts == {"openlineage": total}
+    # Before the events: the server's trust configuration, recorded at startup.
+    assert counts == {"trust-config": first, "openlineage": total - first}
     indexes_in_db = [i for (i,) in read_db(server, "SELECT idx FROM ledger_entries ORDER BY idx")]
     assert indexes_in_db == list(range(total))
     # And every event was projected: each run is there, no entry was skipped.
@@ -553,6 +556,7 @@ def test_bodies_over_the_limit_are_413(tmp_path: Path) -> None:
     assert len(sent_bytes(large)) > SMALL_LIMIT
     with running_server(tmp_path, max_body_bytes=SMALL_LIMIT) as server:
         key = server.key("ingest")
+        before = server.tree_size()
         # A small event still goes through.
         small = json.loads((FIXTURES / "edge-cases/marquez_event_simple.json").read_bytes())
         assert transport_for(server, key).emit(small).status_code == 201
@@ -582,4 +586,4 @@ def test_bodies_over_the_limit_are_413(tmp_path: Path) -> None:
             },
         )
         assert_problem(response, 413)
-        assert server.tree_size() == 1
+        assert server.tree_size() == before + 1

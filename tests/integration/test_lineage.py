@@ -1009,6 +1009,7 @@ def test_the_governance_facet_is_checked_with_warnings(
             outputs=(dataset("crm", "contacts", governance=facet),),
         ),
     )
+    runtime.projector.catch_up()  # the projection follows the ledger asynchronously
     with runtime.engine.connect() as conn:
         paths = {
             path
@@ -1366,6 +1367,7 @@ def everything(client: TestClient, keys: dict[str, str], runtime: Runtime) -> di
 
 def assert_every_entry_projected(runtime: Runtime) -> None:
     """Each accepted event's run, job and datasets are in the projection (none was skipped)."""
+    runtime.projector.catch_up()  # the projection follows the ledger asynchronously
     with runtime.engine.connect() as conn:
         skipped = conn.execute(
             text("SELECT ledger_index, message FROM lineage_warnings WHERE position < 0")
@@ -1411,6 +1413,7 @@ def test_negative_events_are_accepted_with_warnings(
         ),
         "negative/fluentd_event_invalid_run_facet.json": "$.run.facets.parent",
     }
+    runtime.projector.catch_up()  # the projection follows the ledger asynchronously
     with runtime.engine.connect() as conn:
         for name, prefix in expected.items():
             rows = conn.execute(
