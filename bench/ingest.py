@@ -1,0 +1,672 @@
+#!/usr/bin/env python3
+"""OpenLineage ingest benchmark: POST /api/v1/lineage against a trivial endpoint of the same app.
+
+Usage (from the repository root)::
+
+    .venv/bin/python bench/ingest.py --quick              # ~1.5 min (2-core VM), both backends
+    .venv/bin/python bench/ingest.py --backend sqlite     # ~1.5 min: 3 x 10 s per endpoint
+    .venv/bin/python bench/ingest.py                      # ~3 min: SQLite and PostgreSQL
+
+The server is this file run as ``--serve-echo``: exactly what ``governance serve`` does
+(settings from ``GOVERNANCE_*``, migrations, checkpoint key, ``create_app(settings)`` under
+uvicorn) plus one extra route, ``POST /bench/echo``, that reads the body and answers 201. Both
+endpoints therefore live in one app, behind the same middleware, in the same process. 8
+keep-alive connections (wrk when installed, else a lean asyncio client in its own process) POST
+realistic OpenLineage ``COMPLETE`` RunEvents (~1.3-1.8 KB, 1-2 inputs and 1 output with schema
+facets, a fresh ``runId`` per request) to each endpoint in turn, for ``--seconds`` after a 1 s
+warm-up, ``--repeats`` times. Afterwards the ledger (queried directly) must hold exactly as many
+lineage entries as the server answered 201, and the projection as many runs.
+
+Ratios are "lineage / echo" for throughput (higher is better) and latency (lower is better).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fastapi import Request, Response
+from sqlalchemy import create_engine, text
+
+from bench.ledger import (
+    DEFAULT_PG_URL,
+    Env,
+    HttpRun,
+    Report,
+    Row,
+    _create_key,
+    _free_port,
+    _http_get,
+    _ledger_metrics,
+    _proc_cpu_seconds,
+    _read_response,
+    _run_wrk,
+    fmt_ms,
+    fmt_rate,
+    median,
+    pct,
+    pg_reachable,
+    say,
+    verdict,
+)
+
+CONCURRENCY = 8
+LINEAGE_PATH = "/api/v1/lineage"
+ECHO_PATH = "/bench/echo"
+TEMPLATES = 40  # distinct jobs the events come from (a job re-runs with the same facets)
+PRODUCER = "https://github.com/apache/airflow/tree/providers-openlineage/2.3.0"
+_FACETS = "https://openlineage.io/spec/facets"
+# Markers in the event templates, replaced per request (in this order of appearance).
+_MARKERS = ('"@@TIME@@"', '"@@RUN@@"', '"@@NOMINAL@@"')
+
+
+# ----------------------------------------------------------------------------------- events
+
+
+def _schema_facet(rng: random.Random, columns: int) -> dict[str, Any]:
+    types = ["bigint", "varchar", "timestamp", "double precision", "boolean", "numeric(18,2)"]
+    names = [
+        "id", "customer_id", "order_id", "created_at", "updated_at", "amount", "currency",
+        "country", "status", "channel", "segment", "score", "is_active", "region", "sku",
+    ]  # fmt: skip
+    picked = rng.sample(names, columns)
+    return {
+        "_producer": PRODUCER,
+        "_schemaURL": f"{_FACETS}/1-1-1/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet",
+        "fields": [{"name": n, "type": rng.choice(types)} for n in picked],
+    }
+
+
+def _dataset(rng: random.Random, name: str, output: bool) -> dict[str, Any]:
+    columns = rng.randint(3, 4) if output else 2
+    return {
+        "namespace": "postgres://warehouse:5432",
+        "name": name,
+        "facets": {"schema": _schema_facet(rng, columns)},
+    }
+
+
+def event_templates(seed: int = 7) -> list[str]:
+    """Compact JSON RunEvents with markers for eventTime, runId and nominal start time."""
+    rng = random.Random(seed)
+    templates = []
+    for job in range(TEMPLATES):
+        inputs = [
+            _dataset(rng, f"analytics.staging.src_{rng.randrange(200):03d}", False)
+            for _ in range(rng.randint(1, 2))
+        ]
+        event = {
+            "eventType": "COMPLETE",
+            "eventTime": "@@TIME@@",
+            "run": {
+                "runId": "@@RUN@@",
+                "facets": {
+                    "nominalTime": {
+                        "_producer": PRODUCER,
+                        "_schemaURL": f"{_FACETS}/1-0-1/NominalTimeRunFacet.json"
+                        "#/$defs/NominalTimeRunFacet",
+                        "nominalStartTime": "@@NOMINAL@@",
+                    }
+                },
+            },
+            "job": {
+                "namespace": "airflow://bench",
+                "name": f"warehouse_dag_{job // 8:02d}.transform_{job:03d}",
+                "facets": {
+                    "jobType": {
+                        "_producer": PRODUCER,
+                        "_schemaURL": f"{_FACETS}/2-0-3/JobTypeJobFacet.json"
+                        "#/$defs/JobTypeJobFacet",
+                        "integration": "AIRFLOW",
+                        "jobType": "TASK",
+                        "processingType": "BATCH",
+                    }
+                },
+            },
+            "inputs": inputs,
+            "outputs": [_dataset(rng, f"analytics.marts.table_{job:03d}", True)],
+            "producer": PRODUCER,
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        }
+        raw = json.dumps(event, separators=(",", ":")).replace("%", "%%")
+        positions = [raw.index(m) for m in _MARKERS]
+        assert positions == sorted(positions), positions
+        for marker in _MARKERS:
+            raw = raw.replace(marker, '"%s"')
+        templates.append(raw)
+    return templates
+
+
+def _uuid_ish(rng: random.Random, worker: int, seq: int) -> str:
+    """What the Lua script makes: random hex, then the worker and its counter (never repeats)."""
+    return "%08x-%04x-4%03x-%04x-%02x%010x" % (  # noqa: UP031 - mirrors the Lua format
+        rng.getrandbits(32), rng.getrandbits(16), rng.getrandbits(12),
+        0x8000 | rng.getrandbits(14), worker & 0xFF, seq,
+    )  # fmt: skip
+
+
+def render(template: str, run_id: str, now: float, seq: int) -> bytes:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+    nominal = time.strftime("%Y-%m-%dT%H:%M:00Z", time.gmtime(now))
+    return (template % (f"{stamp}.{seq % 1000:03d}Z", run_id, nominal)).encode()
+
+
+def body_sizes(templates: list[str]) -> tuple[int, float, int]:
+    sizes = [len(render(t, _uuid_ish(random.Random(1), 1, 1), 0.0, 1)) for t in templates]
+    return min(sizes), sum(sizes) / len(sizes), max(sizes)
+
+
+def check_events(templates: list[str]) -> None:
+    """Every template must be a valid event that raises no schema warnings."""
+    from governance.lineage.validation import parse_event
+
+    for template in templates:
+        event = parse_event(render(template, str(uuid.uuid4()), time.time(), 1))
+        if event.warnings:
+            raise RuntimeError(f"bench event raises warnings: {event.warnings}")
+
+
+# ----------------------------------------------------------------------------- wrk script
+
+
+def lua_script(templates: list[str]) -> str:
+    quoted = ",\n".join(f"  [==[{t}]==]" for t in templates)
+    head = "local templates = {\n" + quoted + "\n}\n"
+    return head + (
+        r"""
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+
+function init(args)
+  local mode, nonce = args[1], args[2]
+  math.randomseed(tonumber(string.sub(nonce, 1, 7), 16) + tid * 7919)
+  counter = 0
+  wrk.method = "POST"
+  wrk.path = mode == "echo" and "/bench/echo" or "/api/v1/lineage"
+  wrk.headers["Authorization"] = "Bearer " .. args[3]
+  wrk.headers["Content-Type"] = "application/json"
+end
+
+function request()
+  counter = counter + 1
+  local now = os.time()
+  local stamp = os.date("!%Y-%m-%dT%H:%M:%S", now) .. string.format(".%03dZ", counter % 1000)
+  local nominal = os.date("!%Y-%m-%dT%H:%M:00Z", now)
+  local run_id = string.format("%08x-%04x-4%03x-%04x-%02x%010x",
+    math.random(0, 2147483647), math.random(0, 65535), math.random(0, 4095),
+    32768 + math.random(0, 16383), tid, counter)
+  local template = templates[math.random(1, #templates)]
+  return wrk.format(nil, nil, nil, string.format(template, stamp, run_id, nominal))
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK-JSON {"requests":%d,"duration_us":%d,"status_errors":%d,"socket_errors":%d,'
+    .. '"p50_us":%.1f,"p99_us":%.1f}\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+    )
+
+
+# ------------------------------------------------------------------ asyncio client (no wrk)
+
+
+async def _client_main(spec: dict[str, Any]) -> dict[str, Any]:
+    port = spec["port"]
+    path = ECHO_PATH if spec["mode"] == "echo" else LINEAGE_PATH
+    templates = event_templates()
+    rng = random.Random(spec["nonce"])
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {spec['key']}"
+        "\r\nContent-Type: application/json\r\nContent-Length: "
+    ).encode()
+    measure_from = time.perf_counter() + spec["warmup"]
+    stop_at = measure_from + spec["seconds"]
+    latencies: list[float] = []
+    counts = {"ok": 0, "ok_total": 0, "errors": 0}
+
+    async def worker(number: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            seq = 0
+            while (started := time.perf_counter()) < stop_at:
+                seq += 1
+                body = render(rng.choice(templates), _uuid_ish(rng, number, seq), time.time(), seq)
+                writer.write(head + b"%d\r\n\r\n" % len(body) + body)
+                status = await _read_response(reader)
+                ended = time.perf_counter()
+                if 200 <= status < 300:
+                    counts["ok_total"] += 1
+                if started >= measure_from and ended <= stop_at:
+                    if 200 <= status < 300:
+                        counts["ok"] += 1
+                        latencies.append(ended - started)
+                    else:
+                        counts["errors"] += 1
+        finally:
+            writer.close()
+
+    cpu: dict[str, float] = {}
+
+    async def sample_cpu() -> None:
+        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+        cpu["server"], cpu["client"] = _proc_cpu_seconds(spec["server_pid"]), time.process_time()
+        await asyncio.sleep(max(0.0, stop_at - time.perf_counter()))
+        cpu["server"] = _proc_cpu_seconds(spec["server_pid"]) - cpu["server"]
+        cpu["client"] = time.process_time() - cpu["client"]
+
+    sampler = asyncio.ensure_future(sample_cpu())
+    await asyncio.gather(*(worker(w + 1) for w in range(spec["concurrency"])))
+    await sampler
+    latencies.sort()
+    return {
+        **counts,
+        "window": spec["seconds"],
+        "server_cpu": cpu["server"],
+        "client_cpu": cpu["client"],
+        "p50": pct(latencies, 50),
+        "p99": pct(latencies, 99),
+    }
+
+
+def client_entry(raw_spec: str) -> None:
+    spec = json.loads(raw_spec)
+    try:
+        import uvloop
+
+        runner: Callable[[Any], Any] = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    print(json.dumps(runner(_client_main(spec))), flush=True)
+
+
+def _run_python_client(
+    port: int, server_pid: int, mode: str, key: str, seconds: float, warmup: float
+) -> HttpRun:
+    spec = {
+        "port": port,
+        "server_pid": server_pid,
+        "mode": mode,
+        "key": key,
+        "seconds": seconds,
+        "warmup": warmup,
+        "concurrency": CONCURRENCY,
+        "nonce": uuid.uuid4().hex,
+    }
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--http-client", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        timeout=seconds + warmup + 60,
+        check=False,
+    )
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"HTTP client failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+    data = json.loads(lines[-1])
+    return HttpRun(
+        rate=data["ok"] / data["window"],
+        p50=data["p50"],
+        p99=data["p99"],
+        ok_total=data["ok_total"],
+        errors=data["errors"],
+        client_cpu=data["client_cpu"] / data["window"],
+        server_cpu=data["server_cpu"] / data["window"],
+    )
+
+
+# ------------------------------------------------------------------------- the server mode
+
+
+def serve_echo() -> None:
+    """``governance serve`` plus ``POST /bench/echo`` (reads the body, answers 201)."""
+    import uvicorn
+
+    from governance.api.app import create_app
+    from governance.cli.common import settings_from_env
+    from governance.db import upgrade
+    from governance.ledger.checkpoint import load_or_create_signing_key
+    from governance.logs import configure_logging
+
+    settings = settings_from_env()
+    configure_logging(settings.log_level, json_format=settings.log_json)
+    upgrade(settings.database_url)
+    load_or_create_signing_key(settings.signing_key_file)
+    app = create_app(settings)
+
+    async def echo(request: Request) -> Response:
+        await request.body()
+        return Response(status_code=201)
+
+    app.add_api_route(
+        ECHO_PATH, echo, methods=["POST"], status_code=201, response_class=Response,
+        include_in_schema=False,
+    )  # fmt: skip
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
+
+
+def _start_server(child_env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    port = int(child_env["GOVERNANCE_PORT"])
+    with log_path.open("wb") as log_file:
+        server = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--serve-echo"],
+            env=child_env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 90
+    while True:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited:\n{log_path.read_text()[-3000:]}")
+        try:
+            if _http_get(port, "/healthz")[0] == 200:
+                return server
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            server.kill()
+            raise RuntimeError(f"the server did not start:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.1)
+
+
+def _stop_server(server: subprocess.Popen[bytes]) -> None:
+    server.send_signal(signal.SIGINT)
+    try:
+        server.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def _status_count(port: int, key: str, route: str, status: str) -> int:
+    """How many responses the server sent on a route with a status (its own /metrics counter)."""
+    code, body = _http_get(port, "/metrics", key)
+    if code != 200:
+        return -1
+    want = f'governance_http_requests_total{{route="{route}",status="{status}"}}'
+    for line in body.decode().splitlines():
+        name, _, value = line.rpartition(" ")
+        if name == want:
+            return int(float(value))
+    return 0
+
+
+def _db_counts(url: str) -> tuple[int, int, int]:
+    """(lineage ledger entries, projected runs, projected edges), read directly."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            entries = conn.execute(
+                text("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'openlineage'")
+            ).scalar_one()
+            runs = conn.execute(text("SELECT COUNT(*) FROM lineage_runs")).scalar_one()
+            edges = conn.execute(text("SELECT COUNT(*) FROM lineage_edges")).scalar_one()
+    finally:
+        engine.dispose()
+    return int(entries), int(runs), int(edges)
+
+
+# ------------------------------------------------------------------------------ the bench
+
+
+def bench_backend(env: Env, backend: str, args: argparse.Namespace, report: Report) -> None:
+    client = args.client
+    seconds, warmup = args.seconds, 1.0
+    say(
+        f"\n== OpenLineage ingest [{backend}]: {CONCURRENCY} connections ({client} client), "
+        f"{args.repeats} x ({seconds:g} s echo + {seconds:g} s lineage), {warmup:g} s warm-up each"
+    )
+    url = env.new_db(backend, "ingest")
+    bindir = Path(sys.executable).parent
+    exe = shutil.which("governance", path=str(bindir)) or shutil.which("governance")
+    if exe is None:
+        raise SystemExit("the `governance` console script is not installed in the venv")
+    port = _free_port()
+    child_env = {
+        **os.environ,
+        "GOVERNANCE_DATABASE_URL": url,
+        "GOVERNANCE_SIGNING_KEY_FILE": str(env.tmp / f"{backend}-checkpoint.key"),
+        "GOVERNANCE_HOST": "127.0.0.1",
+        "GOVERNANCE_PORT": str(port),
+        "GOVERNANCE_LOG_LEVEL": args.log_level,
+    }
+    started = time.perf_counter()
+    server = _start_server(child_env, env.tmp / f"serve-{backend}.log")
+    say(f"  server up in {time.perf_counter() - started:.1f} s (migrations applied)")
+    echo: list[HttpRun] = []
+    posts: list[HttpRun] = []
+    try:
+        key = _create_key(exe, child_env, "ingest")
+        metrics_key = _create_key(exe, child_env, "auditor")
+        script = env.tmp / "ingest.lua"
+        script.write_text(lua_script(event_templates()))
+
+        def run(mode: str) -> HttpRun:
+            before = _ledger_metrics(port, metrics_key)
+            if client == "wrk":
+                result = _run_wrk(script, port, server.pid, mode, key, seconds, warmup)
+            else:
+                result = _run_python_client(port, server.pid, mode, key, seconds, warmup)
+            after = _ledger_metrics(port, metrics_key)
+            result.ledger = {name: after[name] - before[name] for name in after}
+            return result
+
+        for rep in range(args.repeats):
+            echo.append(run("echo"))
+            posts.append(run("lineage"))
+            e, p = echo[-1], posts[-1]
+            batches = p.ledger["governance_ledger_batch_size_count"] or math.nan
+            say(
+                f"  run {rep + 1}: lineage {fmt_rate(p.rate, ' ev/s')} (p50 {fmt_ms(p.p50)}, "
+                f"p99 {fmt_ms(p.p99)}, errors {p.errors}; CPU server {p.server_cpu:.2f}, "
+                f"client {p.client_cpu:.2f}) | echo {fmt_rate(e.rate, ' req/s')} (p50 "
+                f"{fmt_ms(e.p50)}, p99 {fmt_ms(e.p99)}, errors {e.errors}; CPU server "
+                f"{e.server_cpu:.2f}, client {e.client_cpu:.2f}) | ratio {p.rate / e.rate:.2f}"
+            )
+            say(
+                f"         ledger during the lineage run: mean batch "
+                f"{p.ledger['governance_ledger_batch_size_sum'] / batches:.1f} entries, mean "
+                f"commit {fmt_ms(p.ledger['governance_ledger_commit_seconds_sum'] / batches)}, "
+                "mean submit-to-receipt "
+                + fmt_ms(
+                    p.ledger["governance_ledger_append_seconds_sum"]
+                    / (p.ledger["governance_ledger_append_seconds_count"] or math.nan)
+                )
+            )
+        # Requests still in flight when the client stopped finish on the server: wait for the
+        # server's own count of 201s to settle before comparing it with the ledger.
+        served_201, previous = -2, -1
+        while served_201 != previous:
+            previous = served_201
+            time.sleep(0.5)
+            served_201 = _status_count(port, metrics_key, LINEAGE_PATH, "201")
+        served_other = sum(
+            _status_count(port, metrics_key, LINEAGE_PATH, s) for s in ("400", "500", "503")
+        )
+    finally:
+        _stop_server(server)
+    try:
+        entries, runs, edges = _db_counts(url)
+    finally:
+        env.drop_db(url)
+    counted = sum(p.ok_total for p in posts)
+    # Each wrk invocation (warm-up and measured window) stops with up to one request per
+    # connection in flight: the server answers (and records) those after wrk stopped counting.
+    slack = 2 * CONCURRENCY * len(posts) if client == "wrk" else 0
+    exact = entries == served_201 == runs
+    within = counted <= entries <= counted + slack
+    say(
+        f"  check: ledger holds {entries:,} lineage entries; the server answered {served_201:,} "
+        f"x 201 (and {served_other} x 400/500/503); the projection has {runs:,} runs, "
+        f"{edges:,} edges; the client counted {counted:,} x 201"
+        + ("" if exact and within else "  <-- MISMATCH")
+    )
+    rate, base = median([p.rate for p in posts]), median([e.rate for e in echo])
+    ratio = median([p.rate / e.rate for p, e in zip(posts, echo, strict=True)])
+    target = ">= 0.50" + (" and >= 1,000/s" if backend == "sqlite" else "")
+    ok = ratio >= 0.5 and (backend != "sqlite" or rate >= 1000)
+    report.add(
+        Row(
+            "1 ingest",
+            backend,
+            f"POST {LINEAGE_PATH}, {CONCURRENCY} conns",
+            fmt_rate(rate, " events/s"),
+            f"POST {ECHO_PATH} {fmt_rate(base, ' req/s')}",
+            f"{ratio:.2f}",
+            target,
+            verdict(ok),
+        )
+    )
+    p50, p99 = median([p.p50 for p in posts]), median([p.p99 for p in posts])
+    e50, e99 = median([e.p50 for e in echo]), median([e.p99 for e in echo])
+    report.add(
+        Row(
+            "1 ingest",
+            backend,
+            "  latency p50 / p99",
+            f"{fmt_ms(p50)} / {fmt_ms(p99)}",
+            f"echo {fmt_ms(e50)} / {fmt_ms(e99)}",
+            f"{p50 / e50:.1f} / {p99 / e99:.1f}",
+        )
+    )
+    report.add(
+        Row(
+            "1 ingest",
+            backend,
+            "  server CPU cores (lineage / echo)",
+            f"{median([p.server_cpu for p in posts]):.2f}",
+            f"{median([e.server_cpu for e in echo]):.2f}",
+            f"client {median([p.client_cpu for p in posts]):.2f} / "
+            f"{median([e.client_cpu for e in echo]):.2f}",
+        )
+    )
+    report.add(
+        Row(
+            "2 check",
+            backend,
+            "ledger entries = 201s = projected runs",
+            f"{entries:,}",
+            f"server 201s {served_201:,}; runs {runs:,}; client 201s {counted:,}",
+            "",
+            "equal",
+            verdict(exact and within),
+        )
+    )
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="OpenLineage ingest throughput against an echo endpoint of the same app.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--quick", action="store_true", help="5 s windows instead of 10 s")
+    parser.add_argument("--seconds", type=float, default=None, help="default 10 (5 with --quick)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--client", choices=["auto", "wrk", "python"], default="auto",
+        help="load generator; auto = wrk when installed, else the asyncio client",
+    )  # fmt: skip
+    parser.add_argument(
+        "--log-level", default="WARNING",
+        help="server GOVERNANCE_LOG_LEVEL (INFO writes one JSON access-log line per request)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("BENCH_PG_URL", DEFAULT_PG_URL),
+        help="PostgreSQL database to create a throw-away schema in [env BENCH_PG_URL]",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args(argv)
+    if args.seconds is None:
+        args.seconds = 5.0 if args.quick else 10.0
+    if args.client == "auto":
+        args.client = "wrk" if shutil.which("wrk") else "python"
+    if args.client == "wrk" and not shutil.which("wrk"):
+        parser.error("--client wrk: wrk is not installed")
+    return args
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    report = Report()
+    if "postgresql" in backends:
+        problem = pg_reachable(args.pg_url)
+        if problem is not None:
+            if args.backend == "postgresql":
+                raise SystemExit(f"PostgreSQL at {args.pg_url} is not reachable: {problem}")
+            say(f"PostgreSQL is not reachable ({problem}); SQLite only")
+            report.notes.append("PostgreSQL was skipped: not reachable.")
+            backends = ["sqlite"]
+    templates = event_templates()
+    check_events(templates)
+    smallest, mean, largest = body_sizes(templates)
+    say(
+        f"ingest bench: backends {', '.join(backends)}; {args.client} client; "
+        f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]}; {len(templates)} job templates, "
+        f"bodies {smallest:,}-{largest:,} B (mean {mean:,.0f})"
+    )
+    env = Env(args.pg_url if "postgresql" in backends else None, args.keep)
+    timings = []
+    try:
+        for backend in backends:
+            t0 = time.perf_counter()
+            bench_backend(env, backend, args, report)
+            timings.append(f"{backend} {time.perf_counter() - t0:.0f} s")
+    finally:
+        env.close()
+    report.notes.append(
+        f"Events: OpenLineage COMPLETE RunEvents of {smallest:,}-{largest:,} B (mean "
+        f"{mean:,.0f}) from {len(templates)} jobs, 1-2 inputs and 1 output with schema facets, "
+        "a fresh runId and eventTime per request; the echo endpoint gets the same bodies and "
+        "headers. Medians of "
+        f"{args.repeats} runs of {args.seconds:g} s, {CONCURRENCY} keep-alive connections, "
+        f"{args.client} client; server log level {args.log_level}."
+    )
+    report.notes.append(
+        f"Total {time.perf_counter() - started:.0f} s ({'; '.join(timings)}). Ratios are "
+        "lineage/echo: throughput higher is better, latency lower is better."
+    )
+    report.print()
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve-echo":
+        serve_echo()
+        sys.exit(0)
+    if len(sys.argv) > 2 and sys.argv[1] == "--http-client":
+        client_entry(sys.argv[2])
+        sys.exit(0)
+    sys.exit(main(sys.argv[1:]))
