@@ -412,17 +412,21 @@ class LineageQueries:
                 runs |= seen
             return self._assemble_runs(conn, runs, links)
 
-    def _writers_of_reads(self, conn: Connection, run: int, until: str) -> list[_Link]:
-        links = []
-        reads = conn.execute(
+    @staticmethod
+    def _run_edges(conn: Connection, run: int, direction: str, until: str) -> Sequence[Any]:
+        """A run's datasets in one direction, each with its first event time and ledger index."""
+        return conn.execute(
             text(
                 "SELECT dataset_id, MIN(event_time), MIN(ledger_index) FROM lineage_edges "
-                "WHERE run_pk = :r AND direction = 'read' AND event_time <= :until "
+                "WHERE run_pk = :r AND direction = :dir AND event_time <= :until "
                 "GROUP BY dataset_id"
             ),
-            {"r": run, "until": until},
+            {"r": run, "dir": direction, "until": until},
         ).all()
-        for dataset, read_time, read_index in reads:
+
+    def _writers_of_reads(self, conn: Connection, run: int, until: str) -> list[_Link]:
+        links = []
+        for dataset, read_time, read_index in self._run_edges(conn, run, "read", until):
             writer = conn.execute(
                 text(
                     "SELECT run_pk, event_time, ledger_index FROM lineage_edges "
@@ -452,15 +456,7 @@ class LineageQueries:
 
     def _readers_of_writes(self, conn: Connection, run: int, until: str) -> list[_Link]:
         links = []
-        writes = conn.execute(
-            text(
-                "SELECT dataset_id, MIN(event_time), MIN(ledger_index) FROM lineage_edges "
-                "WHERE run_pk = :r AND direction = 'wrote' AND event_time <= :until "
-                "GROUP BY dataset_id"
-            ),
-            {"r": run, "until": until},
-        ).all()
-        for dataset, wrote_time, wrote_index in writes:
+        for dataset, wrote_time, wrote_index in self._run_edges(conn, run, "wrote", until):
             # This version is current until another run writes the dataset.
             superseded = conn.execute(
                 text(
