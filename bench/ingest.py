@@ -33,6 +33,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fastapi import Request, Response
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from bench.ledger import (
     DEFAULT_PG_URL,
@@ -420,6 +422,24 @@ def _status_count(port: int, key: str, route: str, status: str) -> int:
     return 0
 
 
+class Progress:
+    """The ledger's size and the projection's watermark, read from the database directly."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = create_engine(url, poolclass=NullPool)
+
+    def read(self) -> tuple[int, int]:
+        with self.engine.connect() as conn:
+            head = conn.execute(text("SELECT size FROM ledger_head WHERE id = 1")).scalar_one()
+            applied = conn.execute(
+                text("SELECT next_index FROM lineage_projection_state WHERE id = 1")
+            ).scalar_one()
+        return int(head), int(applied)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
 def _db_counts(url: str) -> tuple[int, int, int]:
     """(lineage ledger entries, projected runs, projected edges), read directly."""
     engine = create_engine(url)
@@ -464,6 +484,7 @@ def bench_backend(env: Env, backend: str, args: argparse.Namespace, report: Repo
     say(f"  server up in {time.perf_counter() - started:.1f} s (migrations applied)")
     echo: list[HttpRun] = []
     posts: list[HttpRun] = []
+    progress = Progress(url)
     try:
         key = _create_key(exe, child_env, "ingest")
         metrics_key = _create_key(exe, child_env, "auditor")
@@ -472,12 +493,21 @@ def bench_backend(env: Env, backend: str, args: argparse.Namespace, report: Repo
 
         def run(mode: str) -> HttpRun:
             before = _ledger_metrics(port, metrics_key)
+            head0, applied0 = progress.read()
+            started = time.perf_counter()
             if client == "wrk":
                 result = _run_wrk(script, port, server.pid, mode, key, seconds, warmup)
             else:
                 result = _run_python_client(port, server.pid, mode, key, seconds, warmup)
+            elapsed = time.perf_counter() - started
+            head1, applied1 = progress.read()
             after = _ledger_metrics(port, metrics_key)
             result.ledger = {name: after[name] - before[name] for name in after}
+            # The projection follows the ledger in the background: how fast it went while the
+            # client was posting (warm-up included) and how far behind it was at the end.
+            result.ledger["appended_ps"] = (head1 - head0) / elapsed
+            result.ledger["projected_ps"] = (applied1 - applied0) / elapsed
+            result.ledger["backlog"] = head1 - applied1
             return result
 
         for rep in range(args.repeats):
@@ -502,6 +532,11 @@ def bench_backend(env: Env, backend: str, args: argparse.Namespace, report: Repo
                     / (p.ledger["governance_ledger_append_seconds_count"] or math.nan)
                 )
             )
+            say(
+                f"         projection meanwhile: {fmt_rate(p.ledger['projected_ps'], ' entries/s')}"
+                f" while the ledger grew by {fmt_rate(p.ledger['appended_ps'], ' entries/s')}; "
+                f"{p.ledger['backlog']:,.0f} entries behind at the end"
+            )
         # Requests still in flight when the client stopped finish on the server: wait for the
         # server's own count of 201s to settle before comparing it with the ledger.
         served_201, previous = -2, -1
@@ -509,11 +544,25 @@ def bench_backend(env: Env, backend: str, args: argparse.Namespace, report: Repo
             previous = served_201
             time.sleep(0.5)
             served_201 = _status_count(port, metrics_key, LINEAGE_PATH, "201")
+        # A lineage query catches the projection up first (so that no acknowledged event is
+        # missed): time the catch-up of whatever backlog is left.
+        head, applied = progress.read()
+        started = time.perf_counter()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/namespaces?limit=1")
+        request.add_header("Authorization", f"Bearer {metrics_key}")
+        with urllib.request.urlopen(request, timeout=1800) as response:
+            status = response.status
+        catch_up = time.perf_counter() - started
+        say(
+            f"  catch-up: a query found the projection {head - applied:,} entries behind and "
+            f"answered ({status}) after {catch_up:.2f} s"
+        )
         served_other = sum(
             _status_count(port, metrics_key, LINEAGE_PATH, s) for s in ("400", "500", "503")
         )
     finally:
         _stop_server(server)
+        progress.close()
     try:
         entries, runs, edges = _db_counts(url)
     finally:
@@ -567,6 +616,31 @@ def bench_backend(env: Env, backend: str, args: argparse.Namespace, report: Repo
             f"{median([e.server_cpu for e in echo]):.2f}",
             f"client {median([p.client_cpu for p in posts]):.2f} / "
             f"{median([e.client_cpu for e in echo]):.2f}",
+        )
+    )
+    projected = median([p.ledger["projected_ps"] for p in posts])
+    appended = median([p.ledger["appended_ps"] for p in posts])
+    # Lag: the backlog left when the client stopped, in seconds of the ledger's growth rate.
+    lag = median([p.ledger["backlog"] / max(p.ledger["appended_ps"], 1.0) for p in posts])
+    report.add(
+        Row(
+            "1 ingest",
+            backend,
+            "  background projection pace",
+            fmt_rate(projected, " entries/s"),
+            f"ledger growth {fmt_rate(appended, ' entries/s')}",
+            f"{projected / appended:.2f}",
+            "lag <= 1 s",
+            verdict(lag <= 1.0),
+        )
+    )
+    report.add(
+        Row(
+            "1 ingest",
+            backend,
+            "  projection behind when the client stopped",
+            f"{median([p.ledger['backlog'] for p in posts]):,.0f} entries = {lag:.2f} s",
+            f"last catch-up {catch_up:.2f} s",
         )
     )
     report.add(

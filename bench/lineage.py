@@ -23,6 +23,11 @@ Timed, ``--queries`` random datasets of the 10 deepest layers, ``--repeats`` tim
 * baseline: one indexed ``SELECT`` of a dataset's writer edges (the statement the traversal runs
   per hop, for one id), on a pooled connection of the same engine.
 
+Also printed: mean result size, SQL statements and ``lineage_edges`` rows per query, the plan of
+the per-hop edge query, and the collector's full passes during the timed queries. The bench
+freezes its own objects (``gc.freeze()``) after the build, so only what the queries leave behind
+is collected, as in the service.
+
 Ratios are "measured / baseline" latencies: lower is better.
 """
 
