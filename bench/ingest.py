@@ -3,9 +3,9 @@
 
 Usage (from the repository root)::
 
-    .venv/bin/python bench/ingest.py --quick              # ~1.5 min (2-core VM), both backends
+    .venv/bin/python bench/ingest.py --quick              # ~2 min (2-core VM), both backends
     .venv/bin/python bench/ingest.py --backend sqlite     # ~1.5 min: 3 x 10 s per endpoint
-    .venv/bin/python bench/ingest.py                      # ~3 min: SQLite and PostgreSQL
+    .venv/bin/python bench/ingest.py                      # ~3.5 min: SQLite and PostgreSQL
 
 The server is this file run as ``--serve-echo``: exactly what ``governance serve`` does
 (settings from ``GOVERNANCE_*``, migrations, checkpoint key, ``create_app(settings)`` under
@@ -14,8 +14,11 @@ endpoints therefore live in one app, behind the same middleware, in the same pro
 keep-alive connections (wrk when installed, else a lean asyncio client in its own process) POST
 realistic OpenLineage ``COMPLETE`` RunEvents (~1.3-1.8 KB, 1-2 inputs and 1 output with schema
 facets, a fresh ``runId`` per request) to each endpoint in turn, for ``--seconds`` after a 1 s
-warm-up, ``--repeats`` times. Afterwards the ledger (queried directly) must hold exactly as many
-lineage entries as the server answered 201, and the projection as many runs.
+warm-up, ``--repeats`` times. The projection follows the ledger in a background thread: its pace
+during each run and its backlog at the end are read from the database, and the time the first
+lineage query then takes to catch it up is printed. Afterwards the ledger (queried directly)
+must hold exactly as many lineage entries as the server answered 201, and the projection as many
+runs.
 
 Ratios are "lineage / echo" for throughput (higher is better) and latency (lower is better).
 """
