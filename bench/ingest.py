@@ -66,6 +66,7 @@ from bench.ledger import (
     median,
     pct,
     pg_reachable,
+    run_client_process,
     say,
     verdict,
 )
@@ -319,26 +320,8 @@ def _run_python_client(
         "concurrency": CONCURRENCY,
         "nonce": uuid.uuid4().hex,
     }
-    proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--http-client", json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        timeout=seconds + warmup + 60,
-        check=False,
-    )
-    lines = [x for x in proc.stdout.splitlines() if x.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"HTTP client failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
-    data = json.loads(lines[-1])
-    return HttpRun(
-        rate=data["ok"] / data["window"],
-        p50=data["p50"],
-        p99=data["p99"],
-        ok_total=data["ok_total"],
-        errors=data["errors"],
-        client_cpu=data["client_cpu"] / data["window"],
-        server_cpu=data["server_cpu"] / data["window"],
-    )
+    command = [sys.executable, str(Path(__file__).resolve()), "--http-client"]
+    return run_client_process(command, spec, timeout=seconds + warmup + 60)
 
 
 # ------------------------------------------------------------------------- the server mode

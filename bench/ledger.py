@@ -578,11 +578,21 @@ def _run_python_client(
         "concurrency": HTTP_CONCURRENCY,
         "nonce": uuid.uuid4().hex,
     }
+    command = [sys.executable, str(Path(__file__).resolve()), "_http-client"]
+    return run_client_process(command, spec, timeout=seconds + warmup + 60)
+
+
+def run_client_process(command: list[str], spec: dict[str, Any], timeout: float) -> HttpRun:
+    """Run a load-generating client process (``command`` + the JSON spec) and read its result.
+
+    The client prints one JSON object (its last line starting with ``{``) with counts over its
+    measuring window.
+    """
     proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "_http-client", json.dumps(spec)],
+        [*command, json.dumps(spec)],
         capture_output=True,
         text=True,
-        timeout=seconds + warmup + 60,
+        timeout=timeout,
         check=False,
     )
     lines = [x for x in proc.stdout.splitlines() if x.startswith("{")]
