@@ -122,17 +122,19 @@ def node_key(kind: str, namespace: str, name: str) -> str:
     return f"{kind}:{namespace}:{name}"
 
 
-def parse_node_id(node: str) -> tuple[str, str, str]:
-    """Split a Marquez ``nodeId`` into (type, namespace, name); the name may contain colons."""
+def parse_node_id(node: str) -> tuple[str, str]:
+    """Split a Marquez ``nodeId`` into its type and the rest, ``<namespace>:<name>``.
+
+    Both halves of the rest may contain colons (namespaces are often URIs such as
+    ``postgres://host:5432``), so which colon separates them is decided against the projection.
+    """
     kind, _, rest = node.partition(":")
     if kind not in ("dataset", "job") or ":" not in rest:
         raise InputError(
             "nodeId must look like dataset:<namespace>:<name> or job:<namespace>:<name>",
             errors=[{"path": "nodeId", "message": f"got {node[:200]!r}"}],
         )
-    # Namespaces are often URIs with colons (postgres://host:5432): the name is after the last
-    # colon unless the namespace is a known one; try every split against the projection.
-    return kind, rest, ""
+    return kind, rest
 
 
 class LineageQueries:
@@ -352,7 +354,7 @@ class LineageQueries:
 
     def marquez_lineage(self, node: str, depth: int = 20) -> Graph:
         """Marquez's ``GET /api/v1/lineage?nodeId=…&depth=…``: both directions."""
-        kind, rest, _ = parse_node_id(node)
+        kind, rest = parse_node_id(node)
         with self._engine.connect() as conn:
             namespace, name = self._resolve_marquez(conn, kind, rest)
         return self.graph(kind, namespace, name, direction=Direction.BOTH, depth=depth)
@@ -685,7 +687,7 @@ class LineageQueries:
         graph = self.graph(
             kind, namespace, name, direction=Direction.UPSTREAM, depth=depth, as_of=as_of
         )
-        personal = [n for n in graph.nodes.values() if n.type == "DATASET" and is_personal(n.data)]
+        personal = [n for n in graph.nodes.values() if n.type == "DATASET" and n.data["personal"]]
         return {
             "target": {"type": kind, "namespace": namespace, "name": name},
             "personal_datasets": [_summary(n) for n in personal],
@@ -729,11 +731,6 @@ class LineageQueries:
             "runs": runs,
             "edges": [e.to_json() for e in graph.edges.values()],
         }
-
-
-def is_personal(data: dict[str, Any]) -> bool:
-    """Whether a dataset (as the queries return it) holds personal data."""
-    return bool(data.get("personal"))
 
 
 def _summary(node: Node) -> dict[str, Any]:
