@@ -1,8 +1,28 @@
 """``ModelSigningBackend`` with OpenSSF model-signing 1.x: key, certificate and Sigstore modes.
 
-model-signing's public API (``model_signing.verifying.Config``) verifies the signature in the
-chosen mode, expands the signed in-toto statement into a manifest and re-hashes the model. Two
-known behaviours of 1.1.1 are handled here:
+model-signing's public API, ``model_signing.verifying.Config.verify(model, signature)``, does
+three things: it reads the signature, has the configured verifier check it
+(``self._verifier.verify(signature)``: the signature in the chosen mode, the in-toto payload
+and statement types, and — in ``dsse_payload_to_manifest`` — that the v1.0 statement's subject
+digest is the digest of the listed resources), which yields the signed manifest; then it
+re-hashes the model directory and compares. The two entry points here:
+
+* ``verify_model`` runs all three steps through the public API (a model directory is given);
+* ``verify_signature`` runs the first two only, for a caller that knows the model's digest but
+  has no model directory: the same ``verifying.Config``, configured the same way, and the same
+  library verifier, reached through that configuration's ``_verifier`` attribute (model-signing
+  1.1.1 has no public call that verifies without hashing). The orchestrator then compares the
+  model digest with the digest it was told to expect. Certificate mode still gets the
+  library's full chain check (pyOpenSSL, with the configured chain as the only trust anchors).
+
+The model digest (``ModelFacts.digest``) is what model-signing records as the statement's
+subject: for the v1.0 predicate, the subject's SHA-256, which the library has checked against
+the resources. The legacy ``https://model_signing/Digests/v0.1`` predicate signs one subject
+per file and no digest of the model, so its model digest is built the way model-signing 1.x
+builds a v1.0 subject: SHA-256 over the files' SHA-256 digests in path order — the digest the
+same files get when signed again with model-signing 1.x (whole files, SHA-256).
+
+Two known behaviours of 1.1.1 are handled here:
 
 * the hashing configuration is read from the signed manifest and set explicitly: the library's
   own guess crashes on shard hashing (``shard_size`` arrives as a float from the JSON payload);
@@ -21,12 +41,16 @@ import base64
 import hashlib
 import json
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from model_signing import hashing, verifying
+from model_signing import manifest as ms_manifest
+from model_signing._signing import sign_sigstore as ms_sigstore
+from model_signing._signing import sign_sigstore_pb as ms_sigstore_pb
 from model_signing._signing import signing as ms_signing
 from OpenSSL.crypto import X509StoreContextError
 from sigstore.errors import Error as SigstoreError
@@ -43,6 +67,8 @@ from governance.attestations.verify import (
 )
 
 __all__ = ["ModelSigningPythonBackend"]
+
+_PREDICATE_V1 = "https://model_signing/signature/v1.0"
 
 # model-signing only reads the trusted root from a client trust config; signing is never done.
 _SIGNING_CONFIG = {"mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json"}
@@ -71,6 +97,12 @@ def _classify(exc: BaseException) -> Reason:
         if any(f in message for f in fragments):
             return reason
     return Reason.VERIFICATION_ERROR
+
+
+def _write_signature(workdir: Path, signature: bytes) -> Path:
+    path = workdir / "model.sig"
+    path.write_bytes(signature)
+    return path
 
 
 def _signed_statement(signature: bytes) -> dict[str, Any]:
@@ -119,21 +151,40 @@ def hashing_config(statement: Mapping[str, Any], ignore_paths: Sequence[str]) ->
     return config.set_ignored_paths(paths=list(ignore_paths))
 
 
-def _model_facts(statement: dict[str, Any], serialization: str) -> ModelFacts:
-    """Name and digest of the (now verified) manifest: SHA-256 over its resource digests.
+def _model_facts(statement: Mapping[str, Any], manifest: ms_manifest.Manifest) -> ModelFacts:
+    """Name, digest, resource count and serialization method of a verified manifest.
 
-    For the v1.0 predicate this is the statement's subject digest, which model-signing has
-    checked against the resources; the legacy predicate gets the same construction.
+    The digest is the v1.0 statement's subject digest (``dsse_payload_to_manifest`` has checked
+    it against the resources); a legacy statement has none, so it is SHA-256 over the resource
+    digests in path order, as model-signing 1.x builds a subject (see the module docstring).
     """
-    manifest = ms_signing.dsse_payload_to_manifest(statement)
+    subjects = statement.get("subject") or [{}]
+    files = sum(1 for _ in manifest.resource_descriptors())
+    method = str(manifest.serialization_type.get("method", "files"))
+    if statement.get("predicateType") == _PREDICATE_V1:
+        (subject,) = subjects  # model-signing accepts exactly one subject for v1.0
+        return ModelFacts(
+            str(subject["name"]), "sha256:" + subject["digest"]["sha256"].lower(), files, method
+        )
     hasher = hashlib.sha256()
-    files = 0
     for descriptor in manifest.resource_descriptors():
         hasher.update(descriptor.digest.digest_value)
-        files += 1
-    subjects = statement.get("subject") or [{}]
-    name = subjects[0].get("name", "") if len(subjects) == 1 else manifest.model_name
-    return ModelFacts(str(name), "sha256:" + hasher.hexdigest(), files, serialization)
+    return ModelFacts(manifest.model_name, "sha256:" + hasher.hexdigest(), files, method)
+
+
+@contextmanager
+def _library_errors() -> Iterator[None]:
+    """Turn model-signing's exceptions into ``VerificationFailed`` with the closest reason."""
+    try:
+        yield
+    except (ValueError, InvalidSignature, X509StoreContextError, SigstoreError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise VerificationFailed(_classify(exc), f"model-signing: {detail}") from None
+    except (TypeError, KeyError, IndexError, AttributeError) as exc:
+        # model-signing indexes into the signature JSON without checking its shape.
+        raise VerificationFailed(
+            Reason.MALFORMED_BUNDLE, f"model-signing cannot read the signature: {exc!r}"
+        ) from None
 
 
 class ModelSigningPythonBackend:
@@ -152,25 +203,45 @@ class ModelSigningPythonBackend:
         config = hashing_config(statement, ignore_paths)
         with tempfile.TemporaryDirectory(prefix="model-signing-") as tmp:
             workdir = Path(tmp)
-            signature_file = workdir / "model.sig"
-            signature_file.write_bytes(signature)
+            signature_file = _write_signature(workdir, signature)
             verifier = self._configure(mode, workdir).set_hashing_config(config)
-            try:
-                verifier.verify(model, signature_file)
-            except (ValueError, InvalidSignature, X509StoreContextError, SigstoreError) as exc:
-                detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise VerificationFailed(_classify(exc), f"model-signing: {detail}") from None
-            except OSError as exc:
-                raise VerificationFailed(
-                    Reason.ARTIFACT_MISSING, f"model-signing: cannot read the model: {exc}"
-                ) from None
-            except (TypeError, KeyError, IndexError, AttributeError) as exc:
-                # model-signing indexes into the signature JSON without checking its shape.
-                raise VerificationFailed(
-                    Reason.MALFORMED_BUNDLE, f"model-signing cannot read the signature: {exc!r}"
-                ) from None
-        serialization = (statement.get("predicate") or {}).get("serialization") or {}
-        return _model_facts(statement, str(serialization.get("method", "files")))
+            with _library_errors():
+                try:
+                    verifier.verify(model, signature_file)
+                except OSError as exc:
+                    raise VerificationFailed(
+                        Reason.ARTIFACT_MISSING, f"model-signing: cannot read the model: {exc}"
+                    ) from None
+                manifest = ms_signing.dsse_payload_to_manifest(statement)
+        return _model_facts(statement, manifest)
+
+    def verify_signature(self, signature: bytes, mode: ModelSigningMode) -> ModelFacts:
+        """Verify ``signature`` in ``mode`` and read its manifest, without a model to re-hash.
+
+        ``verifying.Config.verify`` up to and excluding the re-hash (see the module docstring):
+        the signature, the chain or Sigstore bundle, the statement and the manifest's
+        consistency are checked by model-signing's own verifier for the mode.
+        """
+        statement = _signed_statement(signature)
+        with tempfile.TemporaryDirectory(prefix="model-signing-") as tmp:
+            workdir = Path(tmp)
+            signature_file = _write_signature(workdir, signature)
+            verifier = getattr(self._configure(mode, workdir), "_verifier", None)
+            if not isinstance(verifier, ms_signing.Verifier):
+                raise TypeError("this model-signing version keeps no verifier in its Config")
+            kind = (
+                ms_sigstore.Signature
+                if isinstance(mode, SigstoreMode)
+                else ms_sigstore_pb.Signature
+            )
+            with _library_errors():
+                manifest = verifier.verify(kind.read(signature_file))
+                # The facts are read from our parse of the statement: it must be what was verified.
+                if manifest != ms_signing.dsse_payload_to_manifest(statement):
+                    raise VerificationFailed(
+                        Reason.MALFORMED_BUNDLE, "the signed manifest differs from the statement"
+                    )
+        return _model_facts(statement, manifest)
 
     @staticmethod
     def _configure(mode: ModelSigningMode, workdir: Path) -> verifying.Config:

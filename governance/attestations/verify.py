@@ -10,7 +10,8 @@ Formats, told apart by shape:
   with a model-signing predicate (``https://model_signing/signature/v1.0``, or the legacy
   ``https://model_signing/Digests/v0.1``), in ``key``, ``certificate`` or ``keyless``
   (Sigstore) mode; the model directory is re-hashed with the hashing configuration recorded in
-  the signed manifest.
+  the signed manifest or, without a directory, the signed model digest (the statement's
+  subject) must be the expected digest.
 
 Outside engines sit behind two protocols, injected by the composition root:
 ``SigstoreBackend`` (certificate bundles, transparency logs, timestamps) and
@@ -225,16 +226,26 @@ ModelSigningMode = KeyMode | CertificateMode | SigstoreMode
 
 @dataclass(frozen=True)
 class ModelFacts:
-    """A model directory that matches its signed manifest."""
+    """A verified model manifest: the model's name and digest, its resource count, how hashed.
+
+    ``digest`` is the model digest, ``sha256:<hex>``: the v1.0 statement's subject, which is
+    SHA-256 over the manifest's resource digests; for the legacy ``Digests/v0.1`` predicate,
+    which signs no such subject, the same construction over its per-file digests in path order.
+    """
 
     name: str
-    digest: str  # sha256:<hex> over the manifest's resource digests (the statement's subject)
+    digest: str
     files: int
     serialization: str
 
 
 class ModelSigningBackend(Protocol):
-    """OpenSSF model-signing verification of a signature against a model directory, offline."""
+    """OpenSSF model-signing verification of a signature, offline.
+
+    Both methods raise ``VerificationFailed``. ``verify_model`` re-hashes a model directory;
+    ``verify_signature`` checks the signature and the manifest's consistency only, for a caller
+    who compares the returned model digest with the digest it expects.
+    """
 
     def verify_model(
         self,
@@ -251,6 +262,14 @@ class ModelSigningBackend(Protocol):
         """
         ...
 
+    def verify_signature(self, signature: bytes, mode: ModelSigningMode) -> ModelFacts:
+        """Verify the signature in ``mode`` and the signed manifest's consistency, no re-hash.
+
+        The returned ``ModelFacts.digest`` is only as good as the caller's comparison of it
+        with the digest of the model it means: a signature alone proves nothing about a model.
+        """
+        ...
+
 
 # --- request and result -------------------------------------------------------------------------
 
@@ -262,7 +281,8 @@ class Request:
     ``bundle``: the submitted bytes. ``purpose`` selects keys, chains, allowed identities and
     (unless overridden) the trusted root. ``expected_digest`` (``sha256:<hex>``) and/or
     ``artifact`` (a file, or a model directory) say what must have been signed; without either,
-    a DSSE statement's own subjects are recorded as they are. ``identity``/``issuer`` replace
+    a DSSE statement's own subjects are recorded as they are — except for a model signature,
+    which needs the model directory or the model digest. ``identity``/``issuer`` replace
     the purpose's allow-list with one exact signer (operator use; not for untrusted callers).
     """
 
@@ -751,13 +771,16 @@ class Verifier:
 
         1. Recognise the format: Sigstore bundle (by ``mediaType``), bare DSSE envelope, or
            OpenSSF model signature; and the mode: keyless, key or certificate.
-        2. Pin the artifact: hash the artifact file and reconcile it with the expected digest.
+        2. Pin the artifact: hash the artifact file and reconcile it with the expected digest
+           (a model signature needs its model directory or the expected model digest).
         3. Verify the signature in its mode — keyless: sigstore against the pinned trusted root
            with the allowed identities; key: the registry, ``cryptography``, the key's validity
            at signing time, log entries and timestamps when present; model signing:
-           model-signing in key, certificate or Sigstore mode, re-hashing the model directory.
+           model-signing in key, certificate or Sigstore mode, re-hashing the model directory
+           when there is one.
         4. Read the signed in-toto statement: its subjects must include the artifact digest
-           (``verify_dsse`` does not check this), and the predicate type must be the expected one.
+           (``verify_dsse`` does not check this) — for a model signature, the signed model
+           digest must be the expected one — and the predicate type must be the expected one.
         5. Parse the predicate (SLSA provenance) and assemble the facts.
         """
         parsed = _parse(request.bundle)
@@ -788,10 +811,13 @@ class Verifier:
     def _artifact_digest(request: Request, parsed: _Parsed) -> str | None:
         expected, artifact = request.expected_digest, request.artifact
         if parsed.format is Format.MODEL_SIGNING:
-            if artifact is None or not artifact.is_dir():
+            if artifact is not None and not artifact.is_dir():
+                raise _fail(Reason.ARTIFACT_MISSING, f"{artifact} is not a model directory")
+            if artifact is None and expected is None:
+                # A signature alone would pass on whatever model it names.
                 raise _fail(
                     Reason.ARTIFACT_MISSING,
-                    f"a model signature needs the model directory ({artifact})",
+                    "a model signature needs the model directory or the model's digest",
                 )
             return expected
         if artifact is None:
@@ -957,14 +983,14 @@ class Verifier:
         1. The signer, by mode — key: a registered key (hint lookup, our own PAE check, validity
            now or at logged times); certificate: the purpose's configured chains, and no
            others; keyless: sigstore with the allowed identities.
-        2. model-signing verifies the signature again in that mode and re-hashes the model with
-           the hashing configuration from the signed manifest.
+        2. model-signing verifies the signature again in that mode and the signed manifest's
+           consistency, and re-hashes the model directory, when given, with the hashing
+           configuration from the signed manifest (without one, ``verify`` compares the signed
+           model digest with the expected digest).
         3. Certificate mode: the leaf certificate's identity must be allowed (model-signing
            checks none).
         """
-        assert request.artifact is not None
         assert parsed.envelope is not None
-        model_path, ignore = request.artifact, request.ignore_paths
         if parsed.mode is SigningMode.KEY:
             signed = self._verify_keyed(request, parsed, None)
             key = next(k for k in self._trust.keys if k.id == signed.key_id)
@@ -985,9 +1011,7 @@ class Verifier:
                 raise _fail(Reason.MALFORMED_BUNDLE, "certificate mode without a certificate")
             rules = self._identities(request)
             mode = CertificateMode(b"".join(c.pem.encode() for c in chains))
-            model = self._model_signing.verify_model(
-                request.bundle, model_path, mode, ignore_paths=ignore
-            )
+            model = self._model(request, mode)
             sans, issuer = certificate_identity(parsed.leaf_der)
             return _Signed(
                 identity=_allowed_signer(sans, issuer, rules),
@@ -1004,10 +1028,14 @@ class Verifier:
             assert signed.issuer is not None
             document = self._trust.root_document(self._root(request))
             mode = SigstoreMode(document, signed.identity, signed.issuer)
-        model = self._model_signing.verify_model(
-            request.bundle, model_path, mode, ignore_paths=ignore
+        return replace(signed, model=self._model(request, mode))
+
+    def _model(self, request: Request, mode: ModelSigningMode) -> ModelFacts:
+        if request.artifact is None:
+            return self._model_signing.verify_signature(request.bundle, mode)
+        return self._model_signing.verify_model(
+            request.bundle, request.artifact, mode, ignore_paths=request.ignore_paths
         )
-        return replace(signed, model=model)
 
     # 5 ---------------------------------------------------------------------------------------
 
