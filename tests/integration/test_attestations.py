@@ -5,7 +5,9 @@ must carry a reason code of the right kind. Outbound sockets are blocked for the
 (and every attempt is recorded, so a swallowed attempt still fails the test), which shows that
 verification is offline. Also: production vs staging roots, the identity allow-list, trust
 configuration files, key validity windows (with and without a trusted time from a private
-transparency log), key hints, model-signing certificate mode without a chain, TSA roots.
+transparency log), key hints, model-signing certificate mode without a chain, TSA roots, model
+signatures checked against the model's digest (computed from the fixture directory with
+model-signing's own hashing) instead of the directory, manifests that are not consistent.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from model_signing import hashing as ms_hashing
+from model_signing._signing import signing as ms_signing
 
 from adapters.model_signing_backend import ModelSigningPythonBackend
 from adapters.sigstore_backend import SigstorePythonBackend
@@ -247,6 +251,48 @@ def statement_of(bundle: Path) -> dict[str, Any]:
     return statement
 
 
+MODEL_CASES = [c for c in CASES if c["kind"] == "model-signing"]
+
+
+def model_directory(case: dict[str, Any]) -> Path:
+    return FIXTURES / case["artifact"].split(" (")[0]
+
+
+def model_digest(case: dict[str, Any]) -> str:
+    """The digest of the case's model directory, computed with model-signing's own code.
+
+    The directory is hashed the way the signature says it was signed (method, hash, shard size,
+    ignored paths; a legacy signature records nothing: whole files, SHA-256), leaving out the
+    signature file inside it; the digest is the subject model-signing's signer would put in a
+    v1.0 statement for that manifest.
+    """
+    bundle, directory = FIXTURES / case["bundle"], model_directory(case)
+    recorded = (statement_of(bundle).get("predicate") or {}).get("serialization")
+    how = recorded or {"method": "files", "hash_type": "sha256", "allow_symlinks": False}
+    config = ms_hashing.Config()
+    if how["method"] == "shards":
+        config.use_shard_serialization(
+            hashing_algorithm=how["hash_type"],
+            shard_size=int(how["shard_size"]),
+            allow_symlinks=how["allow_symlinks"],
+        )
+    else:
+        config.use_file_serialization(
+            hashing_algorithm=how["hash_type"], allow_symlinks=how["allow_symlinks"]
+        )
+    ignored = [*how.get("ignore_paths", []), *([bundle.name] if bundle.parent == directory else [])]
+    manifest = config.set_ignored_paths(paths=ignored).hash(directory)
+    subject = ms_signing.Payload(manifest).statement.pb.subject[0]
+    return "sha256:" + str(subject.digest["sha256"])
+
+
+def digest_request(case: dict[str, Any]) -> Request:
+    """The case's request with the model's digest instead of its directory."""
+    return replace(
+        case_request(case), artifact=None, ignore_paths=(), expected_digest=model_digest(case)
+    )
+
+
 # --- every EXPECTED case --------------------------------------------------------------------------
 
 
@@ -449,25 +495,27 @@ def test_request_identity_override_replaces_the_allow_list() -> None:
     assert failure.value.reason is Reason.IDENTITY_NOT_ALLOWED
 
 
-def test_model_certificate_mode_checks_the_signer_and_needs_a_chain() -> None:
+@pytest.mark.parametrize("with_directory", [True, False], ids=["directory", "digest-only"])
+def test_model_certificate_mode_checks_the_signer_and_needs_a_chain(with_directory: bool) -> None:
     case = next(c for c in CASES if c["id"] == "oms-certificate")
     trust = case_trust(case)
+    request = case_request(case) if with_directory else digest_request(case)
     with pytest.raises(VerificationFailed) as failure:
-        make_verifier(replace(trust, certificate_chains=())).verify(case_request(case))
+        make_verifier(replace(trust, certificate_chains=())).verify(request)
     assert failure.value.reason is Reason.CHAIN_MISSING
     other = AllowedIdentity(issuer="CN=intermediate-ca", identity="CN=someone-else")
     with pytest.raises(VerificationFailed) as failure:
-        make_verifier(replace(trust, identities={PURPOSE: (other,)})).verify(case_request(case))
+        make_verifier(replace(trust, identities={PURPOSE: (other,)})).verify(request)
     assert failure.value.reason is Reason.IDENTITY_NOT_ALLOWED
     # a chain configured for another purpose does not count
     for_others = replace(trust.certificate_chains[0], purposes=frozenset({"deploy"}))
     with pytest.raises(VerificationFailed) as failure:
-        make_verifier(replace(trust, certificate_chains=(for_others,))).verify(case_request(case))
+        make_verifier(replace(trust, certificate_chains=(for_others,))).verify(request)
     assert failure.value.reason is Reason.CHAIN_MISSING
     # the chain must be the one that issued the signing certificate
     wrong_chain = CertificateChain(id="other", pem=self_signed_ca(), purposes=frozenset({PURPOSE}))
     with pytest.raises(VerificationFailed) as failure:
-        make_verifier(replace(trust, certificate_chains=(wrong_chain,))).verify(case_request(case))
+        make_verifier(replace(trust, certificate_chains=(wrong_chain,))).verify(request)
     assert failure.value.reason is Reason.CERTIFICATE_UNTRUSTED
 
 
@@ -489,22 +537,121 @@ def self_signed_ca() -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
-def test_model_signature_needs_the_model_directory() -> None:
+@pytest.mark.parametrize("case", MODEL_CASES, ids=[c["id"] for c in MODEL_CASES])
+def test_model_case_by_digest(case: dict[str, Any]) -> None:
+    """Without the model directory, its digest gives every model case its expected verdict."""
+    now = datetime(2026, 3, 1, tzinfo=UTC)  # one clock, for key mode's verification time
+    verifier, request = make_verifier(case_trust(case), now=now), digest_request(case)
+    if case["expected"] == "FAIL":
+        with pytest.raises(VerificationFailed) as failure:
+            verifier.verify(request)
+        assert failure.value.reason in FAIL_REASONS[case["id"]], failure.value.detail
+        return
+    facts = verifier.verify(request)
+    check_model_facts(case, facts)
+    assert facts.model_digest == facts.artifact_digest == request.expected_digest
+    # the directory and its digest give the same facts
+    assert facts == verifier.verify(replace(case_request(case), expected_digest=facts.model_digest))
+
+
+def test_legacy_model_digest_is_what_model_signing_1x_signs() -> None:
+    # The same two files, signed as a legacy Digests/v0.1 statement and as a v1.0 statement.
+    legacy, current = (
+        next(c for c in CASES if c["id"] == i)
+        for i in ("oms-legacy-certificate", "oms-certificate")
+    )
+    facts = make_verifier(case_trust(legacy)).verify(digest_request(legacy))
+    subject = statement_of(FIXTURES / current["bundle"])["subject"][0]["digest"]["sha256"]
+    assert facts.model_digest == model_digest(legacy) == "sha256:" + subject
+    assert len(facts.subjects) == 2  # the legacy statement's per-file subjects, as signed
+
+
+def test_model_signature_needs_the_model_or_its_digest() -> None:
     case = next(c for c in CASES if c["id"] == "oms-tiny-key")
+    verifier = make_verifier(case_trust(case))
     with pytest.raises(VerificationFailed) as failure:
-        make_verifier(case_trust(case)).verify(replace(case_request(case), artifact=None))
+        verifier.verify(replace(case_request(case), artifact=None))
+    assert failure.value.reason is Reason.ARTIFACT_MISSING
+    # a path that is not a directory is no model, whatever digest comes with it
+    file = model_directory(case) / "config.json"
+    with pytest.raises(VerificationFailed) as failure:
+        verifier.verify(replace(digest_request(case), artifact=file))
     assert failure.value.reason is Reason.ARTIFACT_MISSING
 
 
-def test_model_digest_must_be_the_expected_one() -> None:
+@pytest.mark.parametrize("with_directory", [True, False], ids=["directory", "digest-only"])
+def test_model_digest_must_be_the_expected_one(with_directory: bool) -> None:
     case = next(c for c in CASES if c["id"] == "oms-tiny-shards")
-    verifier, request = make_verifier(case_trust(case)), case_request(case)
+    verifier = make_verifier(case_trust(case))
+    request = case_request(case) if with_directory else digest_request(case)
     digest = verifier.verify(request).model_digest
-    assert digest is not None
+    assert digest == model_digest(case)
     assert verifier.verify(replace(request, expected_digest=digest)).model_digest == digest
+    # another model's digest: the whole-file digest of the same directory
+    other = model_digest(next(c for c in CASES if c["id"] == "oms-tiny-key"))
     with pytest.raises(VerificationFailed) as failure:
-        verifier.verify(replace(request, expected_digest="sha256:" + "0" * 64))
+        verifier.verify(replace(request, expected_digest=other))
     assert failure.value.reason is Reason.SUBJECT_MISMATCH
+
+
+# A key of our own, to sign model-signing statements the fixtures do not have.
+LOCAL_MODEL_KEY = ec.generate_private_key(ec.SECP256R1())
+LOCAL_MODEL_PEM = (
+    LOCAL_MODEL_KEY.public_key()
+    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    .decode()
+)
+TINY_KEY = next(c for c in CASES if c["id"] == "oms-tiny-key")
+
+
+def local_model_signature(statement: dict[str, Any]) -> bytes:
+    """A key-mode model signature over ``statement`` by ``LOCAL_MODEL_KEY``, as model-signing
+    1.x writes one (the tiny model's signature with the payload, signature and key hint
+    replaced)."""
+    bundle = json.loads((FIXTURES / TINY_KEY["bundle"]).read_bytes())
+    envelope, payload = bundle["dsseEnvelope"], json.dumps(statement).encode()
+    signature = LOCAL_MODEL_KEY.sign(
+        pae(envelope["payloadType"], payload), ec.ECDSA(hashes.SHA256())
+    )
+    envelope["payload"] = b64(payload)
+    envelope["signatures"] = [{"sig": b64(signature), "keyid": ""}]
+    hint = hashlib.sha256(LOCAL_MODEL_PEM.encode()).hexdigest()
+    bundle["verificationMaterial"]["publicKey"]["hint"] = hint
+    return json.dumps(bundle).encode()
+
+
+def inconsistent_statement() -> dict[str, Any]:
+    """The tiny model's statement with one resource digest changed and the subject kept."""
+    statement = statement_of(FIXTURES / TINY_KEY["bundle"])
+    statement["predicate"]["resources"][0]["digest"] = "0" * 64
+    return statement
+
+
+def tampered_model_signature() -> bytes:
+    """The tiny model's signature with ``inconsistent_statement`` put in, not signed again."""
+    bundle = json.loads((FIXTURES / TINY_KEY["bundle"]).read_bytes())
+    bundle["dsseEnvelope"]["payload"] = b64(json.dumps(inconsistent_statement()).encode())
+    return json.dumps(bundle).encode()
+
+
+@pytest.mark.parametrize("with_directory", [True, False], ids=["directory", "digest-only"])
+def test_model_manifest_must_be_consistent_and_signed(with_directory: bool) -> None:
+    trust = replace(case_trust(TINY_KEY), keys=(registered(LOCAL_MODEL_PEM, "local"),))
+    verifier = make_verifier(trust)
+    request = case_request(TINY_KEY) if with_directory else digest_request(TINY_KEY)
+    # our own signature over the unchanged statement verifies ...
+    resigned = local_model_signature(statement_of(FIXTURES / TINY_KEY["bundle"]))
+    assert verifier.verify(replace(request, bundle=resigned)).key_id == "local"
+    # ... and over a statement whose subject is not the digest of its resources, it does not
+    with pytest.raises(VerificationFailed) as failure:
+        verifier.verify(replace(request, bundle=local_model_signature(inconsistent_statement())))
+    assert failure.value.reason is Reason.MALFORMED_BUNDLE
+    assert "Manifest is inconsistent" in failure.value.detail
+    # the same statement put into the original signature without signing it
+    original = make_verifier(case_trust(TINY_KEY))
+    with pytest.raises(VerificationFailed) as failure:
+        original.verify(replace(request, bundle=tampered_model_signature()))
+    assert failure.value.reason is Reason.SIGNATURE_INVALID
 
 
 # --- statements -----------------------------------------------------------------------------------
@@ -1202,11 +1349,22 @@ ROBUSTNESS_CASES = [
 ]
 
 
+ROBUSTNESS_REQUESTS = [
+    *((case_id, False) for case_id in ROBUSTNESS_CASES),
+    *((case_id, True) for case_id in ROBUSTNESS_CASES if case_id.startswith(("oms-", "mt-oms-"))),
+]
+
+
 @pytest.mark.filterwarnings("ignore:The 'warn' method is deprecated:DeprecationWarning")
-@pytest.mark.parametrize("case_id", ROBUSTNESS_CASES)
-def test_damaged_bundles_fail_with_a_reason(case_id: str) -> None:
+@pytest.mark.parametrize(
+    ("case_id", "by_digest"),
+    ROBUSTNESS_REQUESTS,
+    ids=[f"{c}{'-by-digest' if d else ''}" for c, d in ROBUSTNESS_REQUESTS],
+)
+def test_damaged_bundles_fail_with_a_reason(case_id: str, by_digest: bool) -> None:
     case = next(c for c in CASES if c["id"] == case_id)
-    verifier, request = make_verifier(case_trust(case)), case_request(case)
+    verifier = make_verifier(case_trust(case))
+    request = digest_request(case) if by_digest else case_request(case)
     document = json.loads(request.bundle)
     crashes = []
     for label, changed in mutations(document):
