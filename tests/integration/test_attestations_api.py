@@ -5,8 +5,12 @@ purpose ``case-<id>``: the case's trusted root as that purpose's root, its publi
 certificate chain registered for that purpose only, its allowed signer for that purpose only.
 That way a single Runtime (one sigstore verifier per root) serves the whole matrix; the test
 ``test_trust_file_expresses_case_trust`` checks, per case, that the purpose sees exactly what
-``case_trust`` describes. Outbound sockets are blocked for the whole module (the library test's
-guard, imported). The per-case matrix runs on SQLite; a PASS and a FAIL also run on PostgreSQL.
+``case_trust`` describes. Model signatures are submitted with the model's digest, computed from
+the fixture model directory with model-signing's own hashing (the API takes no directory).
+Outbound sockets are blocked for the whole module (the library test's guard, imported). The
+per-case matrix runs on SQLite; some PASS and FAIL cases, every model-signing case, and the model
+signature checks (wrong digest, no digest, inconsistent manifest, no chain) also run on
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -40,14 +44,22 @@ from tests.integration.test_attestations import (
     CERT_MODE_SIGNER,
     FAIL_REASONS,
     FIXTURES,
+    LOCAL_MODEL_PEM,
+    MODEL_CASES,
     ROOTS,
     STAGING_V3,
+    TINY_KEY,
     WHL,
     case_trust,
+    inconsistent_statement,
     key_algorithm,
+    local_model_signature,
+    model_digest,
     network_guard,
     no_network,
+    self_signed_ca,
     statement_of,
+    tampered_model_signature,
 )
 
 __all__ = ["network_guard", "no_network"]  # the imported socket guard applies to this module
@@ -55,6 +67,10 @@ __all__ = ["network_guard", "no_network"]  # the imported socket guard applies t
 API = "/api/v1/attestations"
 ORIGIN = "test.governance/attestations"
 PROD_PURPOSE, STAGING_PURPOSE, NARROW_PURPOSE = "rel-production", "rel-staging", "rel-narrow"
+# model signatures by a key of the test's own; certificate mode with an allowed signer and no
+# chain, or a chain that did not issue the signing certificate
+LOCAL_MODEL_PURPOSE, NO_CHAIN_PURPOSE = "model-local", "model-no-chain"
+OTHER_CA_PURPOSE, OTHER_CA = "model-other-ca", self_signed_ca()
 
 
 def purpose_of(case: dict[str, Any]) -> str:
@@ -69,9 +85,8 @@ def expected_digest(case: dict[str, Any]) -> str | None:
     """What the API is told the attestation must be about.
 
     A file artifact: its SHA-256. A digest case: that digest. A keyed statement: the statement's
-    own subject digest. A model directory: the API takes no model directory, so the model
-    cannot be re-hashed there; such a submission must fail with ``artifact_missing`` rather
-    than pass on the signature alone (the CLI test verifies these cases with the directory).
+    own subject digest. A model directory (the API takes none): the model's digest, computed
+    from the directory with model-signing's hashing.
     """
     spec = case["artifact"]
     if spec.startswith("sha256:"):
@@ -80,14 +95,12 @@ def expected_digest(case: dict[str, Any]) -> str | None:
         subject = statement_of(FIXTURES / case["bundle"])["subject"][0]
         return "sha256:" + str(subject["digest"]["sha256"])
     if is_model_directory(case):
-        return None
+        return model_digest(case)
     return "sha256:" + hashlib.sha256((FIXTURES / spec).read_bytes()).hexdigest()
 
 
 def api_expectation(case: dict[str, Any]) -> tuple[str, set[str]]:
     """(verdict, acceptable reason codes) for the case through the API."""
-    if is_model_directory(case):
-        return "fail", {Reason.ARTIFACT_MISSING.value}
     if case["expected"] == "PASS":
         return "pass", set()
     return "fail", {r.value for r in FAIL_REASONS[case["id"]]}
@@ -145,6 +158,13 @@ def trust_document() -> dict[str, Any]:
         }
     ]
     purpose_roots[NARROW_PURPOSE] = "production"
+    keys.append(
+        {"id": "local-model-key", "pem": LOCAL_MODEL_PEM, "algorithm": "ecdsa-p256-sha256"}
+        | {"purposes": [LOCAL_MODEL_PURPOSE]}
+    )
+    identities[NO_CHAIN_PURPOSE] = [identity_rule(CERT_MODE_SIGNER)]
+    identities[OTHER_CA_PURPOSE] = [identity_rule(CERT_MODE_SIGNER)]
+    chains.append({"id": "other-ca", "pem": OTHER_CA, "purposes": [OTHER_CA_PURPOSE]})
     return {
         "version": 1,
         "default_trusted_root": "production",
@@ -336,30 +356,34 @@ def test_expected_case_through_the_api(service: Service, case: dict[str, Any]) -
     if verdict == "pass":
         facts = response.json()["facts"]
         assert digest is not None
-        if case["kind"] == "sigstore-bundle":
+        if "certificate_chain" in case:
+            assert (facts["mode"], facts["signer"]["identity"]) == (
+                "certificate",
+                CERT_MODE_SIGNER.identity,
+            )
+            assert facts["trusted_root"] == f"chain:{case['id']}-ca"
+        elif "public_key" in case:
+            assert (facts["mode"], facts["signer"]["key_id"]) == ("key", f"{case['id']}-key")
+        else:
             assert facts["mode"] == "keyless"
             assert (facts["signer"]["identity"], facts["signer"]["issuer"]) == (
                 case["identity"],
                 case["issuer"],
             )
-            assert facts["artifact_digest"] == digest
+        if case["kind"] == "model-signing":
+            assert (facts["format"], facts["model"]["digest"]) == ("model_signing", digest)
         else:
-            assert (facts["mode"], facts["signer"]["key_id"]) == ("key", f"{case['id']}-key")
-        assert any(
-            s["digest"].get("sha256") == digest.removeprefix("sha256:") for s in facts["subjects"]
-        )
+            assert any(
+                s["digest"].get("sha256") == digest.removeprefix("sha256:")
+                for s in facts["subjects"]
+            )
+        assert facts["artifact_digest"] == digest
     # the same submission again is the same verdict, not a new entry
     again = submit(service, bundle, purpose_of(case), digest)
     assert again.status_code == response.status_code
     receipt = again.json()["receipt"]
     assert (receipt["index"], receipt["duplicate"]) == (index, True)
     assert service.size() == size + 1
-
-
-def test_every_model_directory_case_is_covered_by_the_cli() -> None:
-    model_cases = [c["id"] for c in CASES if is_model_directory(c)]
-    assert len(model_cases) == 8
-    assert CERT_MODE_SIGNER.identity == "CN=intermediate-ca"
 
 
 # --- trusted roots and allowed signers ------------------------------------------------------------
@@ -555,6 +579,74 @@ def test_trust_show_prints_the_digest(
     assert set(shown["trusted_roots"]) >= {"production", "staging"} or shown["trusted_roots"]
 
 
+# --- model signatures without the model, on SQLite and PostgreSQL -------------------------------
+
+
+@pytest.fixture
+def db_service(database: Database, tmp_path: Path, trust_file: Path) -> Iterator[Service]:
+    svc = Service(open_runtime(database.url, tmp_path, trust_file))
+    try:
+        yield svc
+    finally:
+        svc.close()
+
+
+MODEL_PASSES = [c for c in MODEL_CASES if c["expected"] == "PASS"]
+TAMPERED_MODEL = next(c for c in CASES if c["id"] == "oms-tiny-tampered")
+
+
+def test_model_signature_with_another_digest_is_subject_mismatch(db_service: Service) -> None:
+    other = model_digest(TAMPERED_MODEL)  # a model that none of the signatures signs
+    for case in MODEL_PASSES:
+        bundle = bundle_bytes(case)
+        response = submit(db_service, bundle, purpose_of(case), other)
+        reasons = {Reason.SUBJECT_MISMATCH.value}
+        envelope = check_response(db_service, response, bundle, "fail", reasons)
+        assert_listed(db_service, other, envelope["index"], "fail")
+        # the same signature with its model's digest passes
+        right = submit(db_service, bundle, purpose_of(case), expected_digest(case))
+        check_response(db_service, right, bundle, "pass", set())
+
+
+def test_model_signature_without_a_digest_is_artifact_missing(db_service: Service) -> None:
+    for case in MODEL_CASES:
+        bundle, size = bundle_bytes(case), db_service.size()
+        response = submit(db_service, bundle, purpose_of(case), None)
+        check_response(db_service, response, bundle, "fail", {Reason.ARTIFACT_MISSING.value})
+        assert db_service.size() == size + 1
+
+
+def test_model_manifest_must_be_consistent_and_signed(db_service: Service) -> None:
+    digest = model_digest(TINY_KEY)
+    # the test's key, registered for LOCAL_MODEL_PURPOSE, over the tiny model's statement: pass
+    good = local_model_signature(statement_of(FIXTURES / TINY_KEY["bundle"]))
+    response = submit(db_service, good, LOCAL_MODEL_PURPOSE, digest)
+    check_response(db_service, response, good, "pass", set())
+    assert response.json()["facts"]["signer"]["key_id"] == "local-model-key"
+    # the same key over a statement whose subject is not the digest of its resources
+    inconsistent = local_model_signature(inconsistent_statement())
+    response = submit(db_service, inconsistent, LOCAL_MODEL_PURPOSE, digest)
+    check_response(db_service, response, inconsistent, "fail", {Reason.MALFORMED_BUNDLE.value})
+    assert "Manifest is inconsistent" in response.json()["detail"]
+    # that statement put into the fixture's signature without signing it again
+    tampered = tampered_model_signature()
+    response = submit(db_service, tampered, purpose_of(TINY_KEY), digest)
+    check_response(db_service, response, tampered, "fail", {Reason.SIGNATURE_INVALID.value})
+
+
+def test_certificate_mode_needs_the_purposes_chain(db_service: Service) -> None:
+    case = next(c for c in CASES if c["id"] == "oms-certificate")
+    bundle, digest = bundle_bytes(case), expected_digest(case)
+    # the signer is allowed for NO_CHAIN_PURPOSE, but no chain is configured for it
+    response = submit(db_service, bundle, NO_CHAIN_PURPOSE, digest)
+    check_response(db_service, response, bundle, "fail", {Reason.CHAIN_MISSING.value})
+    # a chain that did not issue the signing certificate
+    response = submit(db_service, bundle, OTHER_CA_PURPOSE, digest)
+    check_response(db_service, response, bundle, "fail", {Reason.CERTIFICATE_UNTRUSTED.value})
+    response = submit(db_service, bundle, purpose_of(case), digest)
+    check_response(db_service, response, bundle, "pass", set())
+
+
 # --- PostgreSQL -----------------------------------------------------------------------------------
 
 
@@ -564,7 +656,8 @@ def test_pass_and_fail_on_postgresql(
     svc = Service(open_runtime(pg_database.url, tmp_path, trust_file))
     try:
         assert len(trust_entries(svc.runtime)) == 1
-        for case_id in ("sp-bundle-v03", "tamper-signature", "keyed-slsa-ed25519"):
+        model_cases = [c["id"] for c in MODEL_CASES]
+        for case_id in ("sp-bundle-v03", "tamper-signature", "keyed-slsa-ed25519", *model_cases):
             case = next(c for c in CASES if c["id"] == case_id)
             bundle, digest = bundle_bytes(case), expected_digest(case)
             verdict, reasons = api_expectation(case)
