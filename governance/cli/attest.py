@@ -44,7 +44,10 @@ def verify(
     artifact: Annotated[
         Path | None, typer.Option(help="The signed file, or a model directory")
     ] = None,
-    digest: Annotated[str | None, typer.Option(help="sha256:<hex> of the signed artifact")] = None,
+    digest: Annotated[
+        str | None,
+        typer.Option(help="sha256:<hex> of the signed artifact (of a model: its model digest)"),
+    ] = None,
     purpose: Purpose = "default",
     trusted_root: Annotated[
         Path | None, typer.Option(help="A Sigstore trusted_root.json to pin instead")
@@ -63,7 +66,9 @@ def verify(
     """Verify locally and offline. Exit 0 verified, 1 not verified (reason code printed), 2 error.
 
     Trust comes from GOVERNANCE_TRUST_CONFIG (or Sigstore's shipped roots), plus what the options
-    name. Give --artifact or --digest so the signature is checked against what you expect.
+    name. Give --artifact or --digest so the signature is checked against what you expect; for a
+    model signature, --artifact is the model directory (re-hashed) and --digest the model digest
+    (the signed statement's subject, as model-signing computes it).
     """
     if artifact is None and digest is None:
         raise InputError("give --artifact PATH or --digest sha256:HEX")

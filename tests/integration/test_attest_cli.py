@@ -4,8 +4,9 @@ Trust comes from the command line only (GOVERNANCE_TRUST_CONFIG unset: Sigstore'
 plus what the options name): ``--trusted-root`` the case's root file, ``--public-key`` /
 ``--certificate-chain`` the case's key or chain, ``--identity`` / ``--issuer`` the case's signer.
 Exit 0 for PASS; exit 1 for FAIL with a reason code in the case's expected set. Model cases are
-verified against their model directory (the bundle inside it is ignored by the CLI). Outbound
-sockets are blocked for the module (the library test's guard).
+verified against their model directory (the bundle inside it is ignored by the CLI), and again
+against the model's digest alone (``--digest``). Outbound sockets are blocked for the module (the
+library test's guard).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from tests.integration.test_attestations import (
     CERT_MODE_SIGNER,
     FAIL_REASONS,
     FIXTURES,
+    MODEL_CASES,
     WHL,
+    model_digest,
     network_guard,
     no_network,
     statement_of,
@@ -120,6 +123,39 @@ def test_expected_case_through_the_cli(
     assert result["verified"] is False
     assert result["reason"] in {r.value for r in FAIL_REASONS[case["id"]]}, result
     assert result["detail"]
+
+
+def by_digest(args: list[str], digest: str) -> list[str]:
+    """The same command with ``--digest`` instead of ``--artifact DIR``."""
+    at = args.index("--artifact")
+    return [*args[:at], "--digest", digest, *args[at + 2 :]]
+
+
+@pytest.mark.parametrize("case", MODEL_CASES, ids=[c["id"] for c in MODEL_CASES])
+def test_model_signature_by_digest_through_the_cli(
+    case: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    digest = model_digest(case)
+    code, result = run(by_digest(cli_args(case), digest), capsys)
+    if case["expected"] == "PASS":
+        assert (code, result.get("verified")) == (0, True), result
+        assert result["facts"]["model"]["digest"] == digest
+        return
+    assert (code, result["verified"]) == (1, False), result
+    assert result["reason"] in {r.value for r in FAIL_REASONS[case["id"]]}, result
+
+
+def test_model_signature_with_another_digest_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    case, tampered = (
+        next(c for c in CASES if c["id"] == i) for i in ("oms-tiny-key", "oms-tiny-tampered")
+    )
+    code, result = run(by_digest(cli_args(case), model_digest(tampered)), capsys)
+    assert (code, result["reason"]) == (1, "subject_mismatch"), result
+    # neither the model nor its digest: a usage error, not a verdict
+    args = by_digest(cli_args(case), "")
+    at = args.index("--digest")
+    assert main([*args[:at], *args[at + 2 :]]) == 2
+    capsys.readouterr()
 
 
 def test_plain_output_names_signer_and_reason(capsys: pytest.CaptureFixture[str]) -> None:
