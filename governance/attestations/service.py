@@ -2,7 +2,8 @@
 
 The raw bundle is the ledger payload. The envelope carries the verdict and non-personal facts
 (purpose, format, reason, predicate type, subjects by digest, the trust configuration's digest);
-the full verified facts go to ``attestation_verdicts``.
+the full verified facts go to ``attestation_verdicts``. Erasing the payload erases what in those
+facts names a person too (``forget_signer``).
 """
 
 from __future__ import annotations
@@ -174,6 +175,32 @@ class AttestationService:
                 {f"p{i}": v for i, v in enumerate(indexes)},
             ).all()
         return [_verdict(r) for r in rows]
+
+
+def forget_signer(engine: Engine, index: int) -> bool:
+    """Erase the personal part of the verdict recorded for ledger entry ``index``, if any.
+
+    That is the signer identity in the facts (an e-mail address, or a workload URI) and the
+    failure detail, which may quote it; the rest (format, mode, issuer, digests, trust
+    configuration) stays. Called when the entry's payload is erased; running it again changes
+    nothing. Returns whether a verdict was recorded for the entry.
+    """
+    with engine.begin() as conn:
+        row = conn.execute(
+            text("SELECT facts FROM attestation_verdicts WHERE ledger_index = :i"), {"i": index}
+        ).first()
+        if row is None:
+            return False
+        facts = json.loads(row[0]) if row[0] else None
+        if isinstance(facts, dict) and isinstance(facts.get("signer"), dict):
+            facts["signer"]["identity"] = None
+        conn.execute(
+            text(
+                "UPDATE attestation_verdicts SET facts = :f, detail = NULL WHERE ledger_index = :i"
+            ),
+            {"f": json.dumps(facts) if facts is not None else None, "i": index},
+        )
+    return True
 
 
 _SELECT = (

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from governance.attestations.service import forget_signer
 from governance.cli.common import EXIT_FAILED_CHECK, EXIT_OK, settings_from_env
 from governance.ledger.audit import AuditReport, audit_database
 from governance.ledger.bundle import export_bundle, verify_bundle
@@ -157,7 +158,9 @@ def erase(
     """Delete an entry's payload and append an erasure entry (e.g. GDPR Art. 17).
 
     The envelope, chain and tree stay intact; audit and verify then report the entry as erased.
+    An attestation's recorded verdict loses its signer identity and failure detail as well.
     """
     with _runtime(start=True) as rt:
         receipt = rt.ledger.erase(index, reason)
+        forget_signer(rt.engine, index)
     typer.echo(f"erased payload of entry {index}; erasure recorded as entry {receipt.index}")

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
 
 from adapters.model_signing_backend import ModelSigningPythonBackend
 from adapters.sigstore_backend import SigstorePythonBackend
@@ -645,6 +646,74 @@ def test_certificate_mode_needs_the_purposes_chain(db_service: Service) -> None:
     check_response(db_service, response, bundle, "fail", {Reason.CERTIFICATE_UNTRUSTED.value})
     response = submit(db_service, bundle, purpose_of(case), digest)
     check_response(db_service, response, bundle, "pass", set())
+
+
+# --- erasure --------------------------------------------------------------------------------------
+
+
+def verdict_rows(url: str) -> dict[int, tuple[str, str | None, str | None]]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT ledger_index, verdict, facts, detail FROM attestation_verdicts")
+            ).all()
+    finally:
+        engine.dispose()
+    return {int(i): (verdict, facts, detail) for i, verdict, facts, detail in rows}
+
+
+def test_erasing_an_attestation_forgets_its_signer(
+    database: Database,
+    tmp_path: Path,
+    trust_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    email, workload = STAGING_V3["identity"], WHL["identity"]
+    svc = Service(open_runtime(database.url, tmp_path, trust_file))
+    try:
+        staging, whl = bundle_bytes(STAGING_V3), bundle_bytes(WHL)
+        passed = submit(svc, staging, purpose_of(STAGING_V3), expected_digest(STAGING_V3))
+        failed = submit(svc, whl, NARROW_PURPOSE, expected_digest(WHL))  # signer not allowed
+        kept = submit(svc, staging, STAGING_PURPOSE, expected_digest(STAGING_V3))
+        erased = [passed.json()["receipt"]["index"], failed.json()["index"]]
+        kept_index = kept.json()["receipt"]["index"]
+    finally:
+        svc.close()
+    before = verdict_rows(database.url)
+    assert email in (before[erased[0]][1] or "")
+    assert workload in (before[erased[1]][2] or "")
+
+    for name, value in {
+        "GOVERNANCE_DATABASE_URL": database.url,
+        "GOVERNANCE_SIGNING_KEY_FILE": str(tmp_path / "checkpoint.key"),
+        "GOVERNANCE_LEDGER_ORIGIN": ORIGIN,
+        "GOVERNANCE_LOG_JSON": "false",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("GOVERNANCE_TRUST_CONFIG", raising=False)
+    for index in erased:
+        assert main(["ledger", "erase", "--index", str(index), "--reason", "Art. 17"]) == 0
+    capsys.readouterr()
+
+    after = verdict_rows(database.url)
+    for index in erased:
+        verdict, facts, detail = after[index]
+        assert verdict == before[index][0]
+        assert detail is None
+        assert email not in (facts or "")
+        assert workload not in (facts or "")
+    facts = json.loads(after[erased[0]][1] or "{}")
+    assert facts["signer"] == {
+        "identity": None,
+        "issuer": STAGING_V3["issuer"],
+        "key_id": None,
+    }
+    assert facts["subjects"] == json.loads(before[erased[0]][1] or "{}")["subjects"]
+    # the same signer's other attestation keeps its facts
+    assert after[kept_index] == before[kept_index]
+    assert email in (after[kept_index][1] or "")
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------------
