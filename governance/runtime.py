@@ -65,7 +65,8 @@ class Runtime:
             metrics=metrics,
         )
         keys = KeyStore(engine, cache_seconds=settings.api_key_cache_seconds)
-        projector = Projector(engine)
+        projector = Projector(engine, ledger.write_lock)
+        ledger.add_hook(projector.on_append)
         runtime = cls(
             settings,
             engine,
@@ -74,7 +75,7 @@ class Runtime:
             keys,
             metrics,
             projector,
-            LineageIngest(ledger, projector),
+            LineageIngest(ledger),
             LineageQueries(engine),
         )
         if backends is not None:

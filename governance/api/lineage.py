@@ -29,10 +29,9 @@ _RAW_JSON = {
 
 async def fresh_projection(request: Request) -> None:
     """Before a query: bring the projection up to everything the ledger has acknowledged."""
-    rt = runtime(request)
-    size, _root = await run_in_threadpool(rt.ledger.head)
-    if rt.projector.applied() < size:
-        await run_in_threadpool(rt.projector.catch_up)
+    projector = runtime(request).projector
+    if await run_in_threadpool(projector.behind):
+        await run_in_threadpool(projector.catch_up)
 
 
 QUERY_DEPENDENCIES = [Depends(require(*READERS)), Depends(fresh_projection)]

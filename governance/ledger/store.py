@@ -17,7 +17,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -95,6 +95,25 @@ class EntryRecord:
     erased: bool
 
 
+@dataclass(frozen=True, slots=True)
+class AppendedEntry:
+    """An entry a batch is about to commit, as handed to an :data:`AppendHook`."""
+
+    index: int
+    kind: str
+    payload: bytes
+    #: What the submitter attached to the append (e.g. the already parsed document), or None.
+    context: Any = None
+
+
+#: Called by the writer inside the batch's transaction, after the entries are written and before
+#: the commit, with the batch's DBAPI cursor, whether it is PostgreSQL, and the new entries in
+#: index order. A hook keeps derived tables in step with the ledger at no extra commit. It runs
+#: inside a savepoint: if it raises, its writes are rolled back, the error is logged and the
+#: entries still commit (a hook can never lose an append).
+AppendHook = Callable[[Any, bool, Sequence[AppendedEntry]], None]
+
+
 @dataclass(slots=True)
 class _Pending:
     kind: str
@@ -104,6 +123,7 @@ class _Pending:
     fields: dict[str, Any]
     idem: bytes
     payload_sha256: str
+    context: Any = None
     future: Future[Receipt] = field(default_factory=Future)
     submitted: float = field(default_factory=time.perf_counter)
 
@@ -183,6 +203,11 @@ class Ledger:
         # that the head it extends is the one that was signed.
         self._signed: tuple[int, bytes] | None = None
         self._known_size = 0
+        self._hooks: list[AppendHook] = []
+        # Held by the writer around each SQLite transaction. Other writers of the same database
+        # in this process take it too, so they queue here instead of in SQLite's busy handler
+        # (which sleeps in steps of up to 100 ms).
+        self.write_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -224,6 +249,10 @@ class Ledger:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
+    def add_hook(self, hook: AppendHook) -> None:
+        """Run ``hook`` in every batch's transaction from now on (see :data:`AppendHook`)."""
+        self._hooks.append(hook)
+
     # ------------------------------------------------------------------ appending
 
     def submit(
@@ -234,10 +263,12 @@ class Ledger:
         subjects: Sequence[Mapping[str, str]] = (),
         fields: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        context: Any = None,
     ) -> Future[Receipt]:
         """Validate and queue an append; the future resolves once the entry is committed.
 
-        Raises :class:`InputError` for invalid arguments and :class:`Unavailable` when the queue is
+        ``context`` is handed to the append hooks with the entry (it is not stored). Raises
+        :class:`InputError` for invalid arguments and :class:`Unavailable` when the queue is
         full (the caller should retry later). Nothing is queued when either is raised.
         """
         if not _KIND.match(kind):
@@ -268,6 +299,7 @@ class Ledger:
             fields=extra,
             idem=_idempotency_digest(kind, idempotency_key),
             payload_sha256=payload_sha,
+            context=context,
         )
         if self._writer is None:
             raise Unavailable("the ledger writer is not running")
@@ -303,9 +335,12 @@ class Ledger:
         subjects: Sequence[Mapping[str, str]] = (),
         fields: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        context: Any = None,
     ) -> Receipt:
         """Append from async code without blocking the event loop."""
-        future = self.submit(kind, payload, media_type, subjects, fields, idempotency_key)
+        future = self.submit(
+            kind, payload, media_type, subjects, fields, idempotency_key, context=context
+        )
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), self._append_timeout)
         except TimeoutError:
@@ -336,7 +371,11 @@ class Ledger:
     def _commit_batch(self, batch: list[_Pending]) -> None:
         started = time.perf_counter()
         try:
-            outcomes = self._integrate(batch)
+            if self._dialect.postgres:
+                outcomes = self._integrate(batch)
+            else:
+                with self.write_lock:
+                    outcomes = self._integrate(batch)
         except Exception as exc:
             log.exception("ledger batch of %d failed; nothing from it was committed", len(batch))
             self._drop_writer_conn()
@@ -440,6 +479,7 @@ class Ledger:
             subject_rows: list[tuple[str, int]] = []
             node_rows: list[tuple[int, bytes]] = []
             assigned: dict[bytes, tuple[int, bytes]] = {}
+            appended: list[AppendedEntry] = []
             for idem, group in groups.items():
                 if idem in existing:
                     continue
@@ -469,6 +509,8 @@ class Ledger:
                 payload_rows.append((index, first.payload))
                 subject_rows.extend((subject_key(s), index) for s in first.subjects)
                 assigned[idem] = (index, leaf)
+                if self._hooks:
+                    appended.append(AppendedEntry(index, first.kind, first.payload, first.context))
                 prev = leaf
 
             note = None
@@ -506,6 +548,8 @@ class Ledger:
                     ),
                     (frontier.size, new_root, frontier.to_bytes(), prev),
                 )
+                for hook in self._hooks:
+                    self._run_hook(cur, hook, appended)
             if d.postgres:
                 conn.commit()
             else:
@@ -577,6 +621,20 @@ class Ledger:
                 else:
                     outcomes.append((pending, _as_duplicate(receipt)))
         return outcomes
+
+    def _run_hook(self, cur: Any, hook: AppendHook, appended: list[AppendedEntry]) -> None:
+        cur.execute("SAVEPOINT ledger_hook")
+        try:
+            hook(cur, self._dialect.postgres, appended)
+        except Exception:
+            log.exception(
+                "append hook %r failed for entries %d..%d; the entries commit without it",
+                hook,
+                appended[0].index,
+                appended[-1].index,
+            )
+            cur.execute("ROLLBACK TO SAVEPOINT ledger_hook")
+        cur.execute("RELEASE SAVEPOINT ledger_hook")
 
     def _confirm_signed(self, cur: Any, size: int, root: bytes) -> None:
         # Never sign a root that does not extend the previous one: the head we extend must be

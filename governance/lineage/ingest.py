@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from governance.errors import InputError, PayloadTooLarge, UnsupportedMediaType
 from governance.ledger.store import Ledger, Receipt
-from governance.lineage.projection import CLASSIFICATION_KIND, LINEAGE_KIND, Projector
+from governance.lineage.projection import CLASSIFICATION_KIND, LINEAGE_KIND
 from governance.lineage.validation import (
     Limits,
     LineageEvent,
@@ -101,11 +101,10 @@ class BatchItem:
 
 
 class LineageIngest:
-    """Validates events and records them; the projection follows before the caller is answered."""
+    """Validates events and records them; the ledger hook projects them before the 201."""
 
-    def __init__(self, ledger: Ledger, projector: Projector, limits: Limits | None = None) -> None:
+    def __init__(self, ledger: Ledger, limits: Limits | None = None) -> None:
         self._ledger = ledger
-        self._projector = projector
         self._limits = limits or Limits()
 
     async def _record(
@@ -119,23 +118,11 @@ class LineageIngest:
         }
         if event.event_type is not None:
             fields["event_type"] = event.event_type
-        receipt = await self._ledger.append_async(
-            LINEAGE_KIND, raw, "application/json", subjects_of(event), fields, key
+        # The ledger's append hook projects the event in the same transaction, from the parsed
+        # form handed over here; the 201 follows the commit.
+        return await self._ledger.append_async(
+            LINEAGE_KIND, raw, "application/json", subjects_of(event), fields, key, context=event
         )
-        if not receipt.duplicate:
-            self._projector.remember(receipt.index, event)
-        # Acknowledged once committed to the ledger; the projection follows in the background
-        # (queries catch it up first, so a reader never misses an acknowledged event).
-        self._projector.notify()
-        return receipt
-
-    async def _project(self, index: int) -> None:
-        # The entry is committed: whatever happens to the projection, the caller gets its 201
-        # (a failed projection is logged and caught up later or by `ledger reindex`).
-        try:
-            await run_in_threadpool(self._projector.wait_for, index)
-        except Exception:
-            log.exception("projection did not catch up to entry %d", index)
 
     async def ingest(self, raw: bytes, submitted_by: str, key: str | None = None) -> Receipt:
         """Validate one event and append it; :class:`InputError` (nothing stored) when invalid."""
@@ -184,7 +171,7 @@ class LineageIngest:
             separators=(",", ":"),
             ensure_ascii=False,
         ).encode()
-        receipt = await self._ledger.append_async(
+        return await self._ledger.append_async(
             CLASSIFICATION_KIND,
             payload,
             "application/json",
@@ -192,5 +179,3 @@ class LineageIngest:
             {"submitted_by": submitted_by},
             key or f"decision:{uuid.uuid4()}",
         )
-        await self._project(receipt.index)
-        return receipt

@@ -9,17 +9,20 @@ the watermark and catches up from entry 0; ids are deterministic, so the rebuild
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
+from governance.ledger.store import AppendedEntry
 from governance.lineage.models import PROJECTION_TABLES, stable_id
 from governance.lineage.validation import DatasetRef, LineageEvent, validate_event
 
@@ -33,7 +36,8 @@ PROJECTED_KINDS = (LINEAGE_KIND, CLASSIFICATION_KIND)
 # A run's state is the most advanced one reported, whatever order events arrive in.
 _STATE_RANK = {"OTHER": 0, "START": 1, "RUNNING": 2, "COMPLETE": 3, "FAIL": 3, "ABORT": 3}
 _TERMINAL = {"COMPLETE", "FAIL", "ABORT"}
-_CHUNK = 500
+#: Entries per catch-up transaction (short, so the ledger writer never waits long).
+_CHUNK = 200
 
 
 def _dumps(value: Any) -> str:
@@ -110,24 +114,30 @@ def personal_data(classification: str | None, tags: list[str]) -> bool:
 
 
 class _Writer:
-    """Applies one entry's effects through a connection inside the projection transaction.
+    """Applies one entry's effects through a DBAPI cursor inside the projection transaction.
 
     Statements go to the driver directly: the projection runs a dozen per event, and compiling
     each through SQLAlchemy costs more than executing it.
     """
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self._postgres = conn.dialect.name == "postgresql"
+    def __init__(self, cursor: Any, postgres: bool) -> None:
+        self.cursor = cursor
+        self._postgres = postgres
 
     def _sql(self, sql: str) -> str:
         return _pyformat(sql) if self._postgres else sql
 
     def _one(self, sql: str, **params: Any) -> Any:
-        return self.conn.exec_driver_sql(self._sql(sql), params).first()
+        self.cursor.execute(self._sql(sql), params)
+        return self.cursor.fetchone()
 
     def _exec(self, sql: str, **params: Any) -> None:
-        self.conn.exec_driver_sql(self._sql(sql), params)
+        self.cursor.execute(self._sql(sql), params)
+
+    def execute(self, sql: str, **params: Any) -> list[Any]:
+        """Run one statement with ``:name`` parameters; its rows, if it returns any."""
+        self.cursor.execute(self._sql(sql), params)
+        return list(self.cursor.fetchall()) if self.cursor.description else []
 
     def namespace(self, name: str, index: int) -> None:
         self._exec(
@@ -467,20 +477,34 @@ def _version_label(ref: DatasetRef) -> str | None:
 
 
 class Projector:
-    """Keeps the lineage tables up to date with the ledger."""
+    """Keeps the lineage tables up to date with the ledger.
 
-    def __init__(self, engine: Engine) -> None:
+    Two paths apply entries, both in ledger order and both advancing the watermark in the same
+    transaction as their writes:
+
+    * :meth:`on_append`, a ledger append hook: the writer projects each batch inside the batch's
+      own transaction when the projection is current, so an acknowledged event is already
+      queryable and no second transaction, read-back or parse is needed;
+    * :meth:`catch_up` (and the follower thread started by :meth:`start`): everything else —
+      entries appended by a process without the hook, a batch whose projection failed, or a
+      rebuild by ``ledger reindex``.
+
+    ``write_lock`` (the ledger's, on SQLite) makes the follower queue behind the ledger writer in
+    this process rather than in SQLite's busy handler.
+    """
+
+    def __init__(self, engine: Engine, write_lock: threading.Lock | None = None) -> None:
         self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+        self._write_lock = write_lock if write_lock is not None and not self._postgres else None
         self._lock = threading.Lock()
         self._applied = 0
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
-        # Events already parsed at ingest, so the projection need not parse them again.
-        self._parsed: dict[int, LineageEvent] = {}
 
     def start(self) -> None:
-        """Follow the ledger in a background thread, in batches, off the request path."""
+        """Follow the ledger in a background thread for what the append hook did not apply."""
         if self._thread is None or not self._thread.is_alive():
             self._stopping = False
             self._thread = threading.Thread(target=self._follow, name="projector", daemon=True)
@@ -495,7 +519,7 @@ class Projector:
             self._thread = None
 
     def notify(self) -> None:
-        """Something was appended: catch up soon."""
+        """Something was appended that the hook did not project: catch up soon."""
         self._wake.set()
 
     def _follow(self) -> None:
@@ -505,29 +529,54 @@ class Projector:
             if self._stopping:
                 return
             try:
-                self.catch_up()
+                if self.behind():
+                    self.catch_up()
             except Exception:
                 log.exception("the lineage projection could not catch up; retrying")
-
-    def remember(self, index: int, event: LineageEvent) -> None:
-        """Keep an event parsed at ingest until it is projected."""
-        if len(self._parsed) < 100_000:
-            self._parsed[index] = event
 
     def applied(self) -> int:
         """Entries below this index are reflected in the projection (as last seen here)."""
         return self._applied
 
-    def wait_for(self, index: int) -> None:
-        """Make sure entry ``index`` is projected (read-your-writes for the caller)."""
-        if index < self._applied:
+    def behind(self) -> bool:
+        """Whether the ledger holds entries the projection has not applied (a plain read)."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT h.size, s.next_index FROM ledger_head h "
+                    "LEFT JOIN lineage_projection_state s ON s.id = 1 WHERE h.id = 1"
+                )
+            ).one()
+        if row[1] is not None:
+            self._applied = max(self._applied, int(row[1]))
+        return row[1] is None or int(row[1]) < int(row[0])
+
+    # -- the append hook ---------------------------------------------------------------------
+
+    def on_append(self, cursor: Any, postgres: bool, entries: Sequence[AppendedEntry]) -> None:
+        """Project a ledger batch inside its transaction, if the projection is current.
+
+        When the watermark is not exactly the batch's first index (the projection is behind, or
+        on PostgreSQL another transaction holds the watermark) nothing is done here and the
+        follower is woken to catch up instead. An exception rolls back this hook's writes only
+        (the ledger runs it in a savepoint); the follower then applies the batch entry by entry.
+        """
+        if not entries:
             return
-        with self._lock:
-            while index >= self._applied:
-                before = self._applied
-                self._catch_up_once()
-                if self._applied == before:
-                    return
+        state = "SELECT next_index FROM lineage_projection_state WHERE id = 1"
+        cursor.execute(state + (" FOR UPDATE SKIP LOCKED" if postgres else ""))
+        row = cursor.fetchone()
+        if row is None or int(row[0]) != entries[0].index:
+            self.notify()
+            return
+        writer = _Writer(cursor, postgres)
+        for entry in entries:
+            if entry.kind in PROJECTED_KINDS:
+                self._apply(writer, entry.index, entry.kind, entry.payload, entry.context)
+        end = entries[-1].index + 1
+        writer.execute("UPDATE lineage_projection_state SET next_index = :n WHERE id = 1", n=end)
+
+    # -- catching up ---------------------------------------------------------------------------
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
         """Apply everything committed; returns the new watermark."""
@@ -538,55 +587,90 @@ class Projector:
                 if done or self._applied == before:
                     return self._applied
 
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """A write transaction on a DBAPI cursor (behind the ledger writer, on SQLite)."""
+        guard = self._write_lock if self._write_lock is not None else contextlib.nullcontext()
+        with guard:
+            conn = self._engine.raw_connection()
+            try:
+                cursor = conn.cursor()
+                if not self._postgres:
+                    cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    yield cursor
+                except BaseException:
+                    conn.rollback()
+                    raise
+                conn.commit()
+            finally:
+                conn.close()
+
     def _catch_up_once(self, progress: Callable[[int], None] | None = None) -> bool:
-        """Apply one chunk in one transaction; True when nothing committed is left."""
-        postgres = self._engine.dialect.name == "postgresql"
-        with self._engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+        """Apply one chunk in one transaction; True when nothing committed is left.
+
+        The chunk is applied in one go; if any entry fails, the transaction is rolled back and
+        the chunk applied again entry by entry, each in a savepoint, recording why a failing
+        entry is missing from the projection (it stays in the ledger).
+        """
+        try:
+            return self._apply_chunk(progress, isolate=False)
+        except Exception:
+            log.warning("projecting a chunk failed; applying it entry by entry", exc_info=True)
+            return self._apply_chunk(progress, isolate=True)
+
+    def _apply_chunk(self, progress: Callable[[int], None] | None, *, isolate: bool) -> bool:
+        postgres = self._postgres
+        with self._transaction() as cursor:
+            writer = _Writer(cursor, postgres)
             state_sql = "SELECT next_index FROM lineage_projection_state WHERE id = 1"
-            if postgres:
-                state_sql += " FOR UPDATE"
-            found = conn.execute(text(state_sql)).scalar_one_or_none()
+            cursor.execute(state_sql + (" FOR UPDATE" if postgres else ""))
+            found = cursor.fetchone()
             if found is None:
                 # The watermark row is gone (deleted by hand): start over from entry 0.
-                conn.execute(
-                    text("INSERT INTO lineage_projection_state (id, next_index) VALUES (1, 0)")
+                cursor.execute(
+                    "INSERT INTO lineage_projection_state (id, next_index) VALUES (1, 0)"
                 )
-            start = int(found or 0)
-            head = int(conn.execute(text("SELECT size FROM ledger_head WHERE id = 1")).scalar_one())
-            rows = conn.execute(
-                text(
-                    "SELECT e.idx, e.kind, p.data FROM ledger_entries e "
-                    "LEFT JOIN ledger_payloads p ON p.idx = e.idx "
-                    "WHERE e.idx >= :start AND e.idx < :head AND e.kind IN ('openlineage', "
-                    "'dataset-classification') ORDER BY e.idx LIMIT :n"
-                ),
-                {"start": start, "head": head, "n": _CHUNK},
-            ).all()
-            writer = _Writer(conn)
+            start = int(found[0]) if found is not None else 0
+            cursor.execute("SELECT size FROM ledger_head WHERE id = 1")
+            head = int(cursor.fetchone()[0])
+            rows = writer.execute(
+                "SELECT e.idx, e.kind, p.data FROM ledger_entries e "
+                "LEFT JOIN ledger_payloads p ON p.idx = e.idx "
+                "WHERE e.idx >= :start AND e.idx < :head AND e.kind IN ('openlineage', "
+                "'dataset-classification') ORDER BY e.idx LIMIT :n",
+                start=start,
+                head=head,
+                n=_CHUNK,
+            )
             for idx, kind, data in rows:
+                payload = None if data is None else bytes(data)
+                if not isolate:
+                    self._apply(writer, int(idx), str(kind), payload, None)
+                    continue
+                cursor.execute("SAVEPOINT projection_entry")
                 try:
-                    with conn.begin_nested():
-                        self._apply(
-                            writer, int(idx), str(kind), None if data is None else bytes(data)
-                        )
+                    self._apply(writer, int(idx), str(kind), payload, None)
                 except Exception as exc:
                     # The entry stays in the ledger; the projection records why it is missing.
                     log.exception("could not project ledger entry %d", idx)
+                    cursor.execute("ROLLBACK TO SAVEPOINT projection_entry")
                     writer.projection_failure(int(idx), exc)
+                cursor.execute("RELEASE SAVEPOINT projection_entry")
             complete = len(rows) < _CHUNK
             new_start = head if complete else int(rows[-1][0]) + 1
-            conn.execute(
-                text("UPDATE lineage_projection_state SET next_index = :n WHERE id = 1"),
-                {"n": new_start},
+            writer.execute(
+                "UPDATE lineage_projection_state SET next_index = :n WHERE id = 1", n=new_start
             )
         self._applied = new_start
         if progress is not None:
             progress(new_start - start)
         return complete
 
-    def _apply(self, writer: _Writer, index: int, kind: str, data: bytes | None) -> None:
+    @staticmethod
+    def _apply(writer: _Writer, index: int, kind: str, data: bytes | None, parsed: Any) -> None:
         if kind == LINEAGE_KIND:
-            event = self._parsed.pop(index, None)
+            event = parsed if isinstance(parsed, LineageEvent) else None
             if event is None:
                 if data is None:
                     return  # erased: its lineage is gone with it
@@ -597,12 +681,9 @@ class Projector:
 
     def reset(self) -> None:
         """Empty the projection and rewind the watermark (``ledger reindex`` then catches up)."""
-        with self._lock, self._engine.begin() as conn:
+        with self._lock, self._transaction() as cursor:
             for table in PROJECTION_TABLES:
-                conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed table names
-            conn.execute(text("DELETE FROM lineage_projection_state"))
-            conn.execute(
-                text("INSERT INTO lineage_projection_state (id, next_index) VALUES (1, 0)")
-            )
+                cursor.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            cursor.execute("DELETE FROM lineage_projection_state")
+            cursor.execute("INSERT INTO lineage_projection_state (id, next_index) VALUES (1, 0)")
             self._applied = 0
-            self._parsed.clear()

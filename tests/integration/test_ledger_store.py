@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +15,7 @@ from governance.config import Settings
 from governance.errors import Conflict, InputError, NotFound, Unavailable
 from governance.ledger import merkle
 from governance.ledger.checkpoint import NoteVerifier
-from governance.ledger.store import Ledger, Receipt
+from governance.ledger.store import AppendedEntry, Ledger, Receipt
 from governance.runtime import Runtime
 
 
@@ -225,3 +227,73 @@ def test_writer_survives_a_failed_batch(runtime: Runtime, database: object) -> N
         runtime.ledger.append("evidence", b"during", "text/plain")
     after = runtime.ledger.append("evidence", b"during", "text/plain")
     assert after.index == ok.index + 1
+
+
+def _mark(runtime: Runtime) -> str:
+    return "%s" if runtime.engine.dialect.name == "postgresql" else "?"
+
+
+def _namespaces(runtime: Runtime) -> set[str]:
+    with runtime.engine.connect() as conn:
+        return {r[0] for r in conn.exec_driver_sql("SELECT name FROM lineage_namespaces")}
+
+
+def test_append_hooks_see_each_batch_in_its_transaction(runtime: Runtime) -> None:
+    """A hook gets the batch's new entries in index order, with their contexts; its writes
+    commit with the entries."""
+    seen: list[list[tuple[int, str, bytes, object]]] = []
+    mark = _mark(runtime)
+
+    def hook(cursor: Any, postgres: bool, entries: Sequence[AppendedEntry]) -> None:
+        assert postgres is (runtime.engine.dialect.name == "postgresql")
+        seen.append([(e.index, e.kind, e.payload, e.context) for e in entries])
+        for entry in entries:
+            cursor.execute(
+                f"INSERT INTO lineage_namespaces (name, first_index) VALUES ({mark}, {mark})",
+                (f"hooked-{entry.index}", entry.index),
+            )
+
+    runtime.ledger.add_hook(hook)
+    futures = [
+        runtime.ledger.submit("evidence", f"doc {i}".encode(), "text/plain", context={"n": i})
+        for i in range(20)
+    ]
+    receipts = [f.result(timeout=30) for f in futures]
+    flat = [item for batch in seen for item in batch]
+    assert [i for i, *_ in flat] == [r.index for r in receipts]
+    assert [(kind, payload, context) for _, kind, payload, context in flat] == [
+        ("evidence", f"doc {i}".encode(), {"n": i}) for i in range(20)
+    ]
+    assert {f"hooked-{r.index}" for r in receipts} <= _namespaces(runtime)
+    # A retry is not a new entry: hooks are not called for it.
+    before = len(flat)
+    assert runtime.ledger.append("evidence", b"doc 3", "text/plain").duplicate
+    assert sum(len(b) for b in seen) == before
+
+
+def test_a_failing_hook_never_loses_an_append(runtime: Runtime) -> None:
+    """A hook that raises has its own writes rolled back; the entries commit regardless and
+    the hooks after it still run."""
+    mark = _mark(runtime)
+    calls: list[int] = []
+
+    def failing(cursor: Any, _postgres: bool, entries: Sequence[AppendedEntry]) -> None:
+        cursor.execute(
+            f"INSERT INTO lineage_namespaces (name, first_index) VALUES ({mark}, {mark})",
+            ("rolled-back", entries[0].index),
+        )
+        raise RuntimeError("derived table is broken")
+
+    def counting(_cursor: Any, _postgres: bool, entries: Sequence[AppendedEntry]) -> None:
+        calls.extend(e.index for e in entries)
+
+    runtime.ledger.add_hook(failing)
+    runtime.ledger.add_hook(counting)
+    receipts = _append_many(runtime.ledger, 5)
+    verifier = NoteVerifier.from_verifier_key(runtime.ledger.verifier_key)
+    for receipt in receipts:
+        _verify_receipt(receipt, verifier)
+        assert runtime.ledger.payload(receipt.index) is not None
+    assert calls == [r.index for r in receipts]
+    assert "rolled-back" not in _namespaces(runtime)
+    assert runtime.ledger.head()[0] == receipts[-1].index + 1

@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import json
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,7 @@ from sqlalchemy.engine import Engine
 from governance.api.app import create_app
 from governance.cli.main import main
 from governance.config import Settings
+from governance.ledger.store import Ledger
 from governance.lineage.models import PROJECTION_TABLES
 from governance.lineage.validation import GOVERNANCE_FACET_SCHEMA_URL
 from governance.runtime import Runtime
@@ -1009,7 +1011,6 @@ def test_the_governance_facet_is_checked_with_warnings(
             outputs=(dataset("crm", "contacts", governance=facet),),
         ),
     )
-    runtime.projector.catch_up()  # the projection follows the ledger asynchronously
     with runtime.engine.connect() as conn:
         paths = {
             path
@@ -1367,7 +1368,6 @@ def everything(client: TestClient, keys: dict[str, str], runtime: Runtime) -> di
 
 def assert_every_entry_projected(runtime: Runtime) -> None:
     """Each accepted event's run, job and datasets are in the projection (none was skipped)."""
-    runtime.projector.catch_up()  # the projection follows the ledger asynchronously
     with runtime.engine.connect() as conn:
         skipped = conn.execute(
             text("SELECT ledger_index, message FROM lineage_warnings WHERE position < 0")
@@ -1413,7 +1413,6 @@ def test_negative_events_are_accepted_with_warnings(
         ),
         "negative/fluentd_event_invalid_run_facet.json": "$.run.facets.parent",
     }
-    runtime.projector.catch_up()  # the projection follows the ledger asynchronously
     with runtime.engine.connect() as conn:
         for name, prefix in expected.items():
             rows = conn.execute(
@@ -1713,3 +1712,61 @@ def test_cli_unknown_dataset_is_an_error(
     _out, err = capsys.readouterr()
     assert code == 2
     assert "no dataset ml:nothing" in err
+
+
+def projected_run_ids(runtime: Runtime) -> set[str]:
+    with runtime.engine.connect() as conn:
+        return {r for (r,) in conn.execute(text("SELECT run_id FROM lineage_runs"))}
+
+
+def test_an_acknowledged_event_is_projected_in_its_own_transaction(
+    client: TestClient, keys: dict[str, str], runtime: Runtime
+) -> None:
+    """The 201 comes after a commit that holds both the entry and its projection: with the
+    background follower stopped, the tables (read directly, not through a query endpoint that
+    would catch up) already show the event."""
+    runtime.projector.stop()
+    run_id = new_run_id()
+    index = post_event(
+        client,
+        keys["ingest"],
+        run_event(run_id, "tx", "job", time="2024-10-01T00:00:00Z", outputs=(dataset("tx", "o"),)),
+    )
+    assert run_id in projected_run_ids(runtime)
+    assert watermark(runtime.engine) == index + 1 == head_size(runtime)
+    assert not runtime.projector.behind()
+
+
+def test_entries_appended_without_the_hook_are_caught_up(
+    client: TestClient, keys: dict[str, str], runtime: Runtime
+) -> None:
+    """Entries written by a process that does not project (here a second, hook-less ledger)
+    leave the projection behind; a query catches it up before answering, and the follower
+    catches up on its own."""
+    runtime.projector.stop()
+    other = Ledger(runtime.engine, runtime.signer)
+    first, second = new_run_id(), new_run_id()
+    with other:
+        for run_id in (first, second):
+            body = json.dumps(run_event(run_id, "side", "job", time="2024-10-01T00:00:00Z"))
+            other.append("openlineage", body.encode(), "application/json")
+            if run_id == first:
+                assert runtime.projector.behind()
+                assert first not in projected_run_ids(runtime)
+                runs = get_json(client, keys["auditor"], "/api/v1/runs", namespace="side")
+                assert [r["runId"] for r in runs["runs"]] == [first]
+                assert not runtime.projector.behind()
+    # The follower, woken (or on its own within a second), applies the second one.
+    assert second not in projected_run_ids(runtime)
+    runtime.projector.start()
+    runtime.projector.notify()
+    deadline = time.monotonic() + 20
+    while second not in projected_run_ids(runtime):
+        assert time.monotonic() < deadline, "the follower did not catch up"
+        time.sleep(0.05)
+    assert watermark(runtime.engine) == head_size(runtime)
+    # And ingestion through the service projects in its own transaction again.
+    runtime.projector.stop()
+    third = new_run_id()
+    post_event(client, keys["ingest"], run_event(third, "side", "job", time="2024-10-02T00:00:00Z"))
+    assert third in projected_run_ids(runtime)
