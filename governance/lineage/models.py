@@ -147,6 +147,33 @@ class LineageEdge(SQLModel, table=True):
     event_time: str = Field(sa_column=Column("event_time", String(40), nullable=False))
 
 
+#: Asserting ledger indexes kept on a job-dataset edge (``lineage_job_dataset_edges.evidence``).
+EVIDENCE_PER_EDGE = 20
+
+
+class LineageJobDatasetEdge(SQLModel, table=True):
+    """A job read or wrote a dataset: all of its runs' edges folded into one row.
+
+    This is what dataset and job graphs walk: one row per job-dataset pair and direction,
+    however many runs asserted it. ``first_time`` is the earliest event time of any asserting
+    edge, ``evidence_count`` how many asserting edges there are, and ``evidence`` the first
+    :data:`EVIDENCE_PER_EDGE` of them in (event time, ledger index) order, as space-separated
+    ``index@event_time``: the ones asserted by any time T are always a prefix.
+    """
+
+    __tablename__ = "lineage_job_dataset_edges"
+    __table_args__ = (
+        Index("ix_lineage_job_dataset_edges_dataset", "dataset_id", "direction", "job_id"),
+    )
+
+    job_id: int = Field(sa_column=Column("job_id", _Big, primary_key=True))
+    direction: str = Field(sa_column=Column("direction", String(8), primary_key=True))
+    dataset_id: int = Field(sa_column=Column("dataset_id", _Big, primary_key=True))
+    first_time: str = Field(sa_column=Column("first_time", String(40), nullable=False))
+    evidence_count: int = Field(sa_column=Column("evidence_count", Integer, nullable=False))
+    evidence: str = Field(sa_column=Column("evidence", Text, nullable=False))
+
+
 class LineageColumnEdge(SQLModel, table=True):
     """Column lineage: an output field derived from an input field (``columnLineage`` facet)."""
 
@@ -188,6 +215,7 @@ PROJECTION_TABLES = (
     "lineage_dataset_facets",
     "lineage_dataset_versions",
     "lineage_edges",
+    "lineage_job_dataset_edges",
     "lineage_column_edges",
     "lineage_warnings",
 )

@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from governance.ledger.store import AppendedEntry
-from governance.lineage.models import PROJECTION_TABLES, stable_id
+from governance.lineage.models import EVIDENCE_PER_EDGE, PROJECTION_TABLES, stable_id
 from governance.lineage.validation import DatasetRef, LineageEvent, validate_event
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,20 @@ def _merge_facets(
     for key, value in new.items():
         current.setdefault(key, value)
     return current, stored_time
+
+
+def parse_evidence(text: str) -> list[tuple[str, int]]:
+    """``lineage_job_dataset_edges.evidence`` as ``(event time, ledger index)`` pairs, in order."""
+    pairs = []
+    for item in text.split(" "):
+        index, _, time = item.partition("@")
+        pairs.append((time, int(index)))
+    return pairs
+
+
+def format_evidence(pairs: Sequence[tuple[str, int]]) -> str:
+    """The stored form of ``(event time, ledger index)`` pairs: space-separated ``index@time``."""
+    return " ".join(f"{index}@{time}" for time, index in pairs)
 
 
 def dataset_id(namespace: str, name: str) -> int:
@@ -354,6 +368,57 @@ class _Writer:
             j=job,
             v=version,
             t=time,
+        )
+        if self.cursor.rowcount != 1:
+            return  # already asserted by this entry (a dataset listed twice)
+        self.job_dataset_edge(job, direction, dataset, time, index)
+
+    def job_dataset_edge(
+        self, job: int, direction: str, dataset: int, time: str, index: int
+    ) -> None:
+        """Fold one more asserting edge into the job-dataset edge that graph traversal walks.
+
+        The row keeps the first :data:`EVIDENCE_PER_EDGE` asserting edges in (event time, ledger
+        index) order, so "as of T" is always a prefix of them, whatever order events arrive in.
+        """
+        row = self._one(
+            "SELECT evidence_count, evidence FROM lineage_job_dataset_edges "
+            "WHERE job_id = :j AND direction = :dir AND dataset_id = :d",
+            j=job,
+            dir=direction,
+            d=dataset,
+        )
+        if row is None:
+            self._exec(
+                "INSERT INTO lineage_job_dataset_edges (job_id, direction, dataset_id, "
+                "first_time, evidence_count, evidence) VALUES (:j, :dir, :d, :t, 1, :ev)",
+                j=job,
+                dir=direction,
+                d=dataset,
+                t=time,
+                ev=f"{index}@{time}",
+            )
+            return
+        items = parse_evidence(row[1])
+        if len(items) >= EVIDENCE_PER_EDGE and (time, index) > items[-1]:
+            self._exec(
+                "UPDATE lineage_job_dataset_edges SET evidence_count = evidence_count + 1 "
+                "WHERE job_id = :j AND direction = :dir AND dataset_id = :d",
+                j=job,
+                dir=direction,
+                d=dataset,
+            )
+            return
+        items = sorted([*items, (time, index)])[:EVIDENCE_PER_EDGE]
+        self._exec(
+            "UPDATE lineage_job_dataset_edges SET first_time = :t, evidence_count = :n, "
+            "evidence = :ev WHERE job_id = :j AND direction = :dir AND dataset_id = :d",
+            t=items[0][0],
+            n=int(row[0]) + 1,
+            ev=format_evidence(items),
+            j=job,
+            dir=direction,
+            d=dataset,
         )
 
     def column_lineage(self, output: DatasetRef, out_pk: int, index: int) -> None:

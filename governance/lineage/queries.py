@@ -24,10 +24,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from governance.errors import InputError, NotFound
-from governance.lineage.projection import dataset_id, job_id, run_pk
+from governance.lineage.models import EVIDENCE_PER_EDGE
+from governance.lineage.projection import dataset_id, job_id, parse_evidence, run_pk
 
 MAX_DEPTH = 50
-_EVIDENCE_PER_EDGE = 20
 FAR_FUTURE = "9999-12-31T23:59:59.999999Z"
 
 
@@ -158,47 +158,47 @@ class LineageQueries:
 
     def _dataset_data(self, conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
         found: dict[int, dict[str, Any]] = {}
-        for chunk in _chunks(list(ids)):
-            rows = conn.execute(
-                text(
-                    "SELECT id, namespace, name, classification, tags, is_model, first_index, "
-                    f"last_index, is_personal FROM lineage_datasets WHERE id IN ({_marks(chunk)})"
-                ),
-                _params(chunk),
-            )
-            for pk, ns, name, classification, tags, is_model, first, last, personal in rows:
-                found[int(pk)] = {
-                    "namespace": ns,
-                    "name": name,
-                    "classification": json.loads(classification) if classification else None,
-                    "tags": json.loads(tags) if tags else [],
-                    "model": bool(is_model),
-                    "personal": bool(personal),
-                    "first_ledger_index": int(first),
-                    "last_ledger_index": int(last),
-                }
+        where, params = _id_filter(conn, "id", ids)
+        rows = conn.execute(
+            text(
+                "SELECT id, namespace, name, classification, tags, is_model, first_index, "
+                f"last_index, is_personal FROM lineage_datasets WHERE {where}"
+            ),
+            params,
+        )
+        for pk, ns, name, classification, tags, is_model, first, last, personal in rows:
+            found[int(pk)] = {
+                "namespace": ns,
+                "name": name,
+                "classification": json.loads(classification) if classification else None,
+                "tags": json.loads(tags) if tags else [],
+                "model": bool(is_model),
+                "personal": bool(personal),
+                "first_ledger_index": int(first),
+                "last_ledger_index": int(last),
+            }
         return found
 
     def _job_data(self, conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
         found: dict[int, dict[str, Any]] = {}
-        for chunk in _chunks(list(ids)):
-            rows = conn.execute(
-                text(
-                    "SELECT id, namespace, name, job_type, source_code_location, owners, "
-                    f"first_index, last_index FROM lineage_jobs WHERE id IN ({_marks(chunk)})"
-                ),
-                _params(chunk),
-            )
-            for pk, ns, name, job_type, location, owners, first, last in rows:
-                found[int(pk)] = {
-                    "namespace": ns,
-                    "name": name,
-                    "jobType": json.loads(job_type) if job_type else None,
-                    "sourceCodeLocation": location,
-                    "owners": json.loads(owners) if owners else [],
-                    "first_ledger_index": int(first),
-                    "last_ledger_index": int(last),
-                }
+        where, params = _id_filter(conn, "id", ids)
+        rows = conn.execute(
+            text(
+                "SELECT id, namespace, name, job_type, source_code_location, owners, "
+                f"first_index, last_index FROM lineage_jobs WHERE {where}"
+            ),
+            params,
+        )
+        for pk, ns, name, job_type, location, owners, first, last in rows:
+            found[int(pk)] = {
+                "namespace": ns,
+                "name": name,
+                "jobType": json.loads(job_type) if job_type else None,
+                "sourceCodeLocation": location,
+                "owners": json.loads(owners) if owners else [],
+                "first_ledger_index": int(first),
+                "last_ledger_index": int(last),
+            }
         return found
 
     def split_dataset_path(self, path: str) -> tuple[str, str]:
@@ -300,24 +300,68 @@ class LineageQueries:
         until: str,
         after: str,
     ) -> list[tuple[int, int, str, list[int]]]:
+        """Job-dataset edges at ``ids`` (``column`` is ``dataset_id`` or ``job_id``).
+
+        Each is ``(dataset, job, first seen, asserting ledger indexes)``: the earliest event time
+        in the window and the first :data:`EVIDENCE_PER_EDGE` asserting entries in event-time
+        order. Without a lower bound they come from the folded job-dataset edges; with one, from the
+        per-run edges (the folded row does not know which of its edges fall inside a window).
+        """
+        if after:
+            return self.folded_run_edges(conn, column, ids, direction, until, after)
+        return self.job_dataset_edges(conn, column, ids, direction, until)
+
+    def job_dataset_edges(
+        self, conn: Connection, column: str, ids: set[int], direction: str, until: str
+    ) -> list[tuple[int, int, str, list[int]]]:
+        """:meth:`_edges` as of ``until``, read from ``lineage_job_dataset_edges``.
+
+        A row keeps its first asserting edges in event-time order, so those asserted by
+        ``until`` are a prefix of them, and exactly the first ones of the window.
+        """
+        where, params = _id_filter(conn, column, ids)
+        rows = conn.execute(
+            text(
+                "SELECT dataset_id, job_id, first_time, evidence "
+                f"FROM lineage_job_dataset_edges WHERE {where} AND direction = :dir "
+                "AND first_time <= :until"
+            ),
+            {**params, "dir": direction, "until": until},
+        )
+        found: list[tuple[int, int, str, list[int]]] = []
+        for d, j, first, evidence in rows:
+            kept = [index for time, index in parse_evidence(str(evidence)) if time <= until]
+            found.append((int(d), int(j), str(first), kept))
+        return found
+
+    def folded_run_edges(
+        self,
+        conn: Connection,
+        column: str,
+        ids: set[int],
+        direction: str,
+        until: str,
+        after: str = "",
+    ) -> list[tuple[int, int, str, list[int]]]:
+        """:meth:`_edges` in the window ``[after, until]``, folded from ``lineage_edges``."""
+        where, params = _id_filter(conn, column, ids)
+        rows = conn.execute(
+            text(
+                "SELECT dataset_id, job_id, event_time, ledger_index FROM lineage_edges "
+                f"WHERE {where} AND direction = :dir "
+                "AND event_time <= :until AND event_time >= :after "
+                "ORDER BY event_time, ledger_index"
+            ),
+            {**params, "dir": direction, "until": until, "after": after},
+        )
         found: dict[tuple[int, int], tuple[str, list[int]]] = {}
-        for chunk in _chunks(sorted(ids)):
-            rows = conn.execute(
-                text(
-                    "SELECT dataset_id, job_id, event_time, ledger_index FROM lineage_edges "
-                    f"WHERE {column} IN ({_marks(chunk)}) AND direction = :dir "
-                    "AND event_time <= :until AND event_time >= :after "
-                    "ORDER BY event_time, ledger_index"
-                ),
-                {**_params(chunk), "dir": direction, "until": until, "after": after},
-            )
-            for d, j, time, idx in rows:
-                key = (int(d), int(j))
-                entry = found.get(key)
-                if entry is None:
-                    found[key] = (str(time), [int(idx)])
-                elif len(entry[1]) < _EVIDENCE_PER_EDGE and int(idx) not in entry[1]:
-                    entry[1].append(int(idx))
+        for d, j, time, idx in rows:
+            key = (int(d), int(j))
+            entry = found.get(key)
+            if entry is None:
+                found[key] = (str(time), [int(idx)])
+            elif len(entry[1]) < EVIDENCE_PER_EDGE:
+                entry[1].append(int(idx))
         return [(d, j, first, idx) for (d, j), (first, idx) in found.items()]
 
     def _assemble(
@@ -757,7 +801,7 @@ def _add_edge(
     if existing is None:
         edges[key] = (first, list(indexes))
     else:
-        merged = sorted(set(existing[1]) | set(indexes))[:_EVIDENCE_PER_EDGE]
+        merged = sorted(set(existing[1]) | set(indexes))[:EVIDENCE_PER_EDGE]
         edges[key] = (min(existing[0], first), merged)
 
 
@@ -771,6 +815,17 @@ def _attach(graph: Graph, origin: str, destination: str, time: str, index: int) 
     elif index not in edge.ledger_indexes:
         edge.ledger_indexes.append(index)
         edge.first_seen = min(edge.first_seen, time)
+
+
+def _id_filter(conn: Connection, column: str, ids: Iterable[int]) -> tuple[str, dict[str, Any]]:
+    """``column`` is one of ``ids``, as one statement shape whatever the number of ids.
+
+    (A placeholder per id would make every list length a new statement to compile and cache.)
+    """
+    values = sorted(ids)
+    if conn.dialect.name == "postgresql":
+        return f"{column} = ANY(CAST(:ids AS BIGINT[]))", {"ids": values}
+    return f"{column} IN (SELECT value FROM json_each(:ids))", {"ids": json.dumps(values)}
 
 
 def _chunks(ids: Sequence[int], size: int = 500) -> list[Sequence[int]]:

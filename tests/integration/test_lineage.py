@@ -1770,3 +1770,63 @@ def test_entries_appended_without_the_hook_are_caught_up(
     third = new_run_id()
     post_event(client, keys["ingest"], run_event(third, "side", "job", time="2024-10-02T00:00:00Z"))
     assert third in projected_run_ids(runtime)
+
+
+def edge_answers(runtime: Runtime, until: str) -> tuple[list[Any], list[Any]]:
+    """Every job-dataset edge at every node, both ways: from the folded rows and the run edges."""
+    queries = runtime.queries
+    folded, per_run = [], []
+    with runtime.engine.connect() as conn:
+        datasets = {int(r[0]) for r in conn.execute(text("SELECT id FROM lineage_datasets"))}
+        jobs = {int(r[0]) for r in conn.execute(text("SELECT id FROM lineage_jobs"))}
+        for column, ids in (("dataset_id", datasets), ("job_id", jobs)):
+            for direction in ("read", "wrote"):
+                folded.append(
+                    sorted(queries.job_dataset_edges(conn, column, ids, direction, until))
+                )
+                per_run.append(
+                    sorted(queries.folded_run_edges(conn, column, ids, direction, until))
+                )
+    return folded, per_run
+
+
+def test_folded_job_dataset_edges_answer_as_the_run_edges(
+    runtime: Runtime, everything: dict[str, int], stories: None
+) -> None:
+    """Graph traversal reads the folded rows; they must say what the per-run edges say, at
+    every point in time (each distinct event time is tried as an "as of")."""
+    with runtime.engine.connect() as conn:
+        times = sorted({r[0] for r in conn.execute(text("SELECT event_time FROM lineage_edges"))})
+    assert len(times) > 10
+    for until in (*times, "9999-12-31T23:59:59.999999Z"):
+        folded, per_run = edge_answers(runtime, until)
+        assert folded == per_run, until
+    assert any(answer for answer in folded)
+
+
+def test_an_edge_asserted_by_many_runs_keeps_its_first_entries_as_of_any_time(
+    client: TestClient, keys: dict[str, str], runtime: Runtime
+) -> None:
+    """30 runs of one job write one dataset, delivered out of time order. An edge lists at most
+    20 asserting entries: the earliest (by event time, then ledger index) of those asserted by
+    the "as of" time, whatever order they arrived in."""
+    posted: list[tuple[int, str]] = []
+    for n in range(30):
+        day = 1 + (n * 7) % 30  # a permutation of days 1..30
+        when = f"2024-06-{day:02d}T00:00:00Z"
+        event = run_event(new_run_id(), "many", "load", time=when, outputs=(dataset("many", "t"),))
+        posted.append((post_event(client, keys["ingest"], event), when))
+    for as_of in ("2024-06-10T00:00:00Z", "2024-06-25T00:00:00Z", None):
+        params = {"type": "dataset", "namespace": "many", "name": "t", "direction": "upstream"}
+        if as_of:
+            params["as_of"] = as_of
+        graph = get_json(client, keys["auditor"], "/api/v1/lineage/graph", **params)
+        edges = {
+            (e["origin"], e["destination"]): e for node in graph["graph"] for e in node["inEdges"]
+        }
+        edge = edges[("job:many:load", "dataset:many:t")]
+        asserted = [i for i, when in posted if as_of is None or when.replace("Z", "") <= as_of]
+        earliest = sorted((when, i) for i, when in posted if i in asserted)[:20]
+        assert edge["ledger_indexes"] == sorted(i for _, i in earliest), as_of
+        first = min(when for i, when in posted if i in asserted)
+        assert edge["first_seen"].startswith(first.replace("T00:00:00Z", ""))
