@@ -147,7 +147,7 @@ class LineageEdge(SQLModel, table=True):
     event_time: str = Field(sa_column=Column("event_time", String(40), nullable=False))
 
 
-#: Asserting ledger indexes kept on a job-dataset edge (``lineage_job_dataset_edges.evidence``).
+#: Asserting edges kept on a job-dataset edge (``lineage_job_dataset_edges.evidence_*``).
 EVIDENCE_PER_EDGE = 20
 
 
@@ -156,9 +156,10 @@ class LineageJobDatasetEdge(SQLModel, table=True):
 
     This is what dataset and job graphs walk: one row per job-dataset pair and direction,
     however many runs asserted it. ``first_time`` is the earliest event time of any asserting
-    edge, ``evidence_count`` how many asserting edges there are, and ``evidence`` the first
-    :data:`EVIDENCE_PER_EDGE` of them in (event time, ledger index) order, as space-separated
-    ``index@event_time``: the ones asserted by any time T are always a prefix.
+    edge, ``evidence_count`` how many asserting edges there are, and ``evidence_indexes`` and
+    ``evidence_times`` the ledger indexes and event times of the first :data:`EVIDENCE_PER_EDGE`
+    of them in (event time, ledger index) order, space-separated, so that the ones asserted by
+    any time T are a prefix.
     """
 
     __tablename__ = "lineage_job_dataset_edges"
@@ -171,7 +172,8 @@ class LineageJobDatasetEdge(SQLModel, table=True):
     dataset_id: int = Field(sa_column=Column("dataset_id", _Big, primary_key=True))
     first_time: str = Field(sa_column=Column("first_time", String(40), nullable=False))
     evidence_count: int = Field(sa_column=Column("evidence_count", Integer, nullable=False))
-    evidence: str = Field(sa_column=Column("evidence", Text, nullable=False))
+    evidence_indexes: str = Field(sa_column=Column("evidence_indexes", Text, nullable=False))
+    evidence_times: str = Field(sa_column=Column("evidence_times", Text, nullable=False))
 
 
 class LineageColumnEdge(SQLModel, table=True):

@@ -57,20 +57,6 @@ def _merge_facets(
     return current, stored_time
 
 
-def parse_evidence(text: str) -> list[tuple[str, int]]:
-    """``lineage_job_dataset_edges.evidence`` as ``(event time, ledger index)`` pairs, in order."""
-    pairs = []
-    for item in text.split(" "):
-        index, _, time = item.partition("@")
-        pairs.append((time, int(index)))
-    return pairs
-
-
-def format_evidence(pairs: Sequence[tuple[str, int]]) -> str:
-    """The stored form of ``(event time, ledger index)`` pairs: space-separated ``index@time``."""
-    return " ".join(f"{index}@{time}" for time, index in pairs)
-
-
 def dataset_id(namespace: str, name: str) -> int:
     """The projection id of a dataset."""
     return stable_id("dataset", namespace, name)
@@ -382,7 +368,8 @@ class _Writer:
         index) order, so "as of T" is always a prefix of them, whatever order events arrive in.
         """
         row = self._one(
-            "SELECT evidence_count, evidence FROM lineage_job_dataset_edges "
+            "SELECT evidence_count, evidence_indexes, evidence_times "
+            "FROM lineage_job_dataset_edges "
             "WHERE job_id = :j AND direction = :dir AND dataset_id = :d",
             j=job,
             dir=direction,
@@ -391,15 +378,17 @@ class _Writer:
         if row is None:
             self._exec(
                 "INSERT INTO lineage_job_dataset_edges (job_id, direction, dataset_id, "
-                "first_time, evidence_count, evidence) VALUES (:j, :dir, :d, :t, 1, :ev)",
+                "first_time, evidence_count, evidence_indexes, evidence_times) "
+                "VALUES (:j, :dir, :d, :t, 1, :i, :ts)",
                 j=job,
                 dir=direction,
                 d=dataset,
                 t=time,
-                ev=f"{index}@{time}",
+                i=str(index),
+                ts=time,
             )
             return
-        items = parse_evidence(row[1])
+        items = list(zip(row[2].split(" "), map(int, row[1].split(" ")), strict=True))
         if len(items) >= EVIDENCE_PER_EDGE and (time, index) > items[-1]:
             self._exec(
                 "UPDATE lineage_job_dataset_edges SET evidence_count = evidence_count + 1 "
@@ -412,10 +401,12 @@ class _Writer:
         items = sorted([*items, (time, index)])[:EVIDENCE_PER_EDGE]
         self._exec(
             "UPDATE lineage_job_dataset_edges SET first_time = :t, evidence_count = :n, "
-            "evidence = :ev WHERE job_id = :j AND direction = :dir AND dataset_id = :d",
+            "evidence_indexes = :i, evidence_times = :ts "
+            "WHERE job_id = :j AND direction = :dir AND dataset_id = :d",
             t=items[0][0],
             n=int(row[0]) + 1,
-            ev=format_evidence(items),
+            i=" ".join(str(i) for _, i in items),
+            ts=" ".join(t for t, _ in items),
             j=job,
             dir=direction,
             d=dataset,

@@ -1,7 +1,8 @@
 """Lineage job-dataset edges: every run's edges of a job and a dataset folded into one row.
 
-Existing projections are backfilled from ``lineage_edges`` (the first 20 asserting edges in
-event-time order as ``index@event_time``), exactly what the projection maintains from then on.
+Existing projections are backfilled from ``lineage_edges`` (the ledger indexes and event times
+of the first 20 asserting edges in event-time order), exactly what the projection maintains from
+then on.
 
 Revision ID: 0004
 Revises: 0003
@@ -31,7 +32,8 @@ def upgrade() -> None:
     sa.Column('dataset_id', sa.BigInteger(), nullable=False),
     sa.Column('first_time', sa.String(length=40), nullable=False),
     sa.Column('evidence_count', sa.Integer(), nullable=False),
-    sa.Column('evidence', sa.Text(), nullable=False),
+    sa.Column('evidence_indexes', sa.Text(), nullable=False),
+    sa.Column('evidence_times', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('job_id', 'direction', 'dataset_id')
     )
     with op.batch_alter_table('lineage_job_dataset_edges', schema=None) as batch_op:
@@ -51,7 +53,8 @@ def _backfill() -> None:
         sa.column('dataset_id'),
         sa.column('first_time'),
         sa.column('evidence_count'),
-        sa.column('evidence'),
+        sa.column('evidence_indexes'),
+        sa.column('evidence_times'),
     )
     rows = bind.execute(
         sa.text(
@@ -62,14 +65,16 @@ def _backfill() -> None:
     batch: list[dict[str, object]] = []
     key: tuple[object, object, object] | None = None
     first, count = "", 0
-    kept: list[str] = []
+    kept: list[tuple[object, str]] = []
 
     def flush() -> None:
         if key is not None:
             job, direction, dataset = key
             batch.append({
                 'job_id': job, 'direction': direction, 'dataset_id': dataset,
-                'first_time': first, 'evidence_count': count, 'evidence': ' '.join(kept),
+                'first_time': first, 'evidence_count': count,
+                'evidence_indexes': ' '.join(str(i) for i, _ in kept),
+                'evidence_times': ' '.join(t for _, t in kept),
             })
 
     for job, direction, dataset, time, index in rows:
@@ -81,7 +86,7 @@ def _backfill() -> None:
             key, first, count, kept = (job, direction, dataset), time, 0, []
         count += 1
         if len(kept) < EVIDENCE_PER_EDGE:
-            kept.append(f"{index}@{time}")
+            kept.append((index, str(time)))
     flush()
     if batch:
         op.bulk_insert(table, batch)
