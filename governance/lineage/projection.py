@@ -17,6 +17,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
@@ -42,19 +43,6 @@ _CHUNK = 200
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _merge_facets(
-    stored: str | None, stored_time: str | None, new: dict[str, Any], time: str
-) -> tuple[dict[str, Any], str]:
-    """Newer events override facets of the same name; older ones only fill in what is missing."""
-    current: dict[str, Any] = json.loads(stored) if stored else {}
-    if stored_time is None or time >= stored_time:
-        current.update(new)
-        return current, time
-    for key, value in new.items():
-        current.setdefault(key, value)
-    return current, stored_time
 
 
 def dataset_id(namespace: str, name: str) -> int:
@@ -113,80 +101,216 @@ def personal_data(classification: str | None, tags: list[str]) -> bool:
     return any(tag.split("=", 1)[0].lower() in _PERSONAL_TAGS for tag in tags)
 
 
-class _Writer:
-    """Applies one entry's effects through a DBAPI cursor inside the projection transaction.
+@dataclass(slots=True)
+class _Job:
+    namespace: str
+    name: str
+    facets: dict[str, Any]
+    facets_time: str
+    first_index: int
+    last_index: int
+    new: bool = False
+    dirty: bool = False
 
-    Statements go to the driver directly: the projection runs a dozen per event, and compiling
-    each through SQLAlchemy costs more than executing it.
+
+@dataclass(slots=True)
+class _Dataset:
+    namespace: str
+    name: str
+    facets: dict[str, Any]
+    facets_time: str
+    classification: str | None
+    classification_index: int | None
+    classification_source: str | None
+    tags: str | None
+    is_model: int
+    is_personal: int
+    first_index: int
+    last_index: int
+    new: bool = False
+    dirty: bool = False
+
+
+@dataclass(slots=True)
+class _Run:
+    run_id: str
+    job_id: int
+    state: str
+    state_time: str
+    started_at: str | None
+    ended_at: str | None
+    first_event_time: str
+    last_event_time: str
+    parent_run_id: str | None
+    root_run_id: str | None
+    facets: dict[str, Any]
+    first_index: int
+    last_index: int
+    new: bool = False
+    dirty: bool = False
+
+
+@dataclass(slots=True)
+class _Folded:
+    count: int
+    items: list[tuple[str, int]]  # (event time, ledger index), the first EVIDENCE_PER_EDGE
+    new: bool = False
+    dirty: bool = False
+
+
+def _merge(current: dict[str, Any], current_time: str, new: dict[str, Any], time: str) -> str:
+    """Merge ``new`` facets into ``current`` in place; returns the merged facets' time.
+
+    Newer events override facets of the same name; older ones only fill in what is missing.
+    """
+    if time >= current_time:
+        current.update(new)
+        return time
+    for key, value in new.items():
+        current.setdefault(key, value)
+    return current_time
+
+
+class _Batch:
+    """Applies a run of ledger entries to the projection: read once, merge in memory, write once.
+
+    :meth:`load` reads every job, dataset, run and job-dataset edge row the entries touch (one
+    statement per table); :meth:`lineage_event` and :meth:`classification` apply each entry in
+    ledger order to those rows in memory, exactly as one statement per change would; and
+    :meth:`flush` writes each table with one ``executemany`` (pipelined on PostgreSQL). Statements
+    go to the driver directly: compiling each through SQLAlchemy costs more than executing it.
     """
 
     def __init__(self, cursor: Any, postgres: bool) -> None:
         self.cursor = cursor
-        self._postgres = postgres
+        self.postgres = postgres
+        self.namespaces: dict[str, int] = {}
+        self.jobs: dict[int, _Job] = {}
+        self.datasets: dict[int, _Dataset] = {}
+        self.runs: dict[int, _Run] = {}
+        self.folded: dict[tuple[int, str, int], _Folded] = {}
+        self.loaded_folded_jobs: set[int] = set()
+        self.facet_history: list[dict[str, Any]] = []
+        self.versions: list[dict[str, Any]] = []
+        self.edges: list[dict[str, Any]] = []
+        self.column_edges: list[dict[str, Any]] = []
+        self.warning_rows: list[dict[str, Any]] = []
+
+    # -- statements ----------------------------------------------------------------------------
 
     def _sql(self, sql: str) -> str:
-        return _pyformat(sql) if self._postgres else sql
+        return _pyformat(sql) if self.postgres else sql
 
-    def _one(self, sql: str, **params: Any) -> Any:
-        self.cursor.execute(self._sql(sql), params)
-        return self.cursor.fetchone()
+    def _select_ids(self, sql: str, ids: set[int]) -> list[Any]:
+        """``sql`` with ``{ids}`` standing for "the column is one of ``ids``"; its rows."""
+        if not ids:
+            return []
+        if self.postgres:
+            where, value = "= ANY(CAST(%(ids)s AS BIGINT[]))", sorted(ids)
+            self.cursor.execute(sql.format(ids=where), {"ids": value})
+        else:
+            where, dumped = "IN (SELECT value FROM json_each(:ids))", json.dumps(sorted(ids))
+            self.cursor.execute(sql.format(ids=where), {"ids": dumped})
+        return list(self.cursor.fetchall())
 
-    def _exec(self, sql: str, **params: Any) -> None:
-        self.cursor.execute(self._sql(sql), params)
+    def _many(self, sql: str, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.cursor.executemany(self._sql(sql), rows)
 
     def execute(self, sql: str, **params: Any) -> list[Any]:
         """Run one statement with ``:name`` parameters; its rows, if it returns any."""
         self.cursor.execute(self._sql(sql), params)
         return list(self.cursor.fetchall()) if self.cursor.description else []
 
+    # -- reading -------------------------------------------------------------------------------
+
+    def load(self, entries: Sequence[tuple[int, str, Any]]) -> None:
+        """Read the rows ``entries`` (index, kind, event or classification payload) touch."""
+        jobs: set[int] = set()
+        datasets: set[int] = set()
+        runs: set[int] = set()
+        for _index, kind, value in entries:
+            if kind == CLASSIFICATION_KIND:
+                datasets.add(dataset_id(value["namespace"], value["name"]))
+                continue
+            event: LineageEvent = value
+            if event.job is not None:
+                jobs.add(job_id(*event.job))
+            if event.run_id is not None:
+                runs.add(run_pk(event.run_id))
+            for ref in (
+                *event.inputs,
+                *event.outputs,
+                *((event.dataset,) if event.dataset else ()),
+            ):
+                datasets.add(dataset_id(ref.namespace, ref.name))
+        for pk, ns, name, facets, ftime, first, last in self._select_ids(
+            "SELECT id, namespace, name, facets, facets_time, first_index, last_index "
+            "FROM lineage_jobs WHERE id {ids}",
+            jobs,
+        ):
+            self.jobs[int(pk)] = _Job(ns, name, json.loads(facets), ftime, first, last)
+        for row in self._select_ids(
+            "SELECT id, namespace, name, facets, facets_time, classification, "
+            "classification_index, classification_source, tags, is_model, is_personal, "
+            "first_index, last_index FROM lineage_datasets WHERE id {ids}",
+            datasets,
+        ):
+            self.datasets[int(row[0])] = _Dataset(row[1], row[2], json.loads(row[3]), *row[4:])
+        for (
+            pk,
+            rid,
+            job,
+            state,
+            state_time,
+            started,
+            ended,
+            first_time,
+            last_time,
+            parent,
+            root,
+            facets_text,
+            first,
+            last,
+        ) in self._select_ids(
+            "SELECT id, run_id, job_id, state, state_time, started_at, ended_at, "
+            "first_event_time, last_event_time, parent_run_id, root_run_id, facets, "
+            "first_index, last_index FROM lineage_runs WHERE id {ids}",
+            runs,
+        ):
+            facets = json.loads(facets_text) if facets_text else {}
+            self.runs[int(pk)] = _Run(
+                rid, job, state, state_time, started, ended, first_time, last_time, parent, root,
+                facets, first, last,
+            )  # fmt: skip
+        self._load_folded(jobs)
+
+    def _load_folded(self, jobs: set[int]) -> None:
+        jobs = jobs - self.loaded_folded_jobs
+        for job, direction, dataset, count, indexes, times in self._select_ids(
+            "SELECT job_id, direction, dataset_id, evidence_count, evidence_indexes, "
+            "evidence_times FROM lineage_job_dataset_edges WHERE job_id {ids}",
+            jobs,
+        ):
+            items = list(zip(times.split(" "), map(int, indexes.split(" ")), strict=True))
+            self.folded[(int(job), direction, int(dataset))] = _Folded(int(count), items)
+        self.loaded_folded_jobs |= jobs
+
+    # -- applying, in memory ---------------------------------------------------------------------
+
     def namespace(self, name: str, index: int) -> None:
-        self._exec(
-            "INSERT INTO lineage_namespaces (name, first_index) VALUES (:n, :i) "
-            "ON CONFLICT (name) DO NOTHING",
-            n=name,
-            i=index,
-        )
+        self.namespaces.setdefault(name, index)
 
     def job(self, namespace: str, name: str, facets: dict[str, Any], time: str, index: int) -> int:
         self.namespace(namespace, index)
         pk = job_id(namespace, name)
-        row = self._one("SELECT facets, facets_time FROM lineage_jobs WHERE id = :id", id=pk)
-        merged, merged_time = _merge_facets(
-            row[0] if row else None, row[1] if row else None, facets, time
-        )
-        job_type = merged.get("jobType", {})
-        location = merged.get("sourceCodeLocation", {})
-        ownership = merged.get("ownership", {})
-        owners = (
-            [o["name"] for o in ownership.get("owners", []) if isinstance(o, dict) and "name" in o]
-            if isinstance(ownership, dict) and isinstance(ownership.get("owners"), list)
-            else []
-        )
-        values = {
-            "id": pk,
-            "ns": namespace,
-            "name": name,
-            "jt": _dumps(job_type) if isinstance(job_type, dict) and job_type else None,
-            "loc": location.get("url") if isinstance(location, dict) else None,
-            "owners": _dumps(owners) if owners else None,
-            "facets": _dumps(merged),
-            "ft": merged_time,
-            "i": index,
-        }
+        row = self.jobs.get(pk)
         if row is None:
-            self._exec(
-                "INSERT INTO lineage_jobs (id, namespace, name, job_type, source_code_location, "
-                "owners, facets, facets_time, first_index, last_index) "
-                "VALUES (:id, :ns, :name, :jt, :loc, :owners, :facets, :ft, :i, :i)",
-                **values,
-            )
-        else:
-            self._exec(
-                "UPDATE lineage_jobs SET job_type = :jt, source_code_location = :loc, "
-                "owners = :owners, facets = :facets, facets_time = :ft, last_index = :i "
-                "WHERE id = :id",
-                **values,
-            )
+            self.jobs[pk] = _Job(namespace, name, dict(facets), time, index, index, new=True)
+            return pk
+        row.facets_time = _merge(row.facets, row.facets_time, facets, time)
+        row.last_index = index
+        row.dirty = True
         return pk
 
     def run(self, event: LineageEvent, job_pk: int, index: int) -> int:
@@ -194,142 +318,106 @@ class _Writer:
         pk = run_pk(event.run_id)
         time = event.event_time_text
         state = event.event_type if event.event_type in _STATE_RANK else "OTHER"
-        row = self._one(
-            "SELECT state, state_time, started_at, ended_at, first_event_time, last_event_time, "
-            "facets, parent_run_id, root_run_id FROM lineage_runs WHERE id = :id",
-            id=pk,
-        )
         parent = event.parent[2] if event.parent else None
         root = event.root[2] if event.root else None
+        row = self.runs.get(pk)
         if row is None:
-            self._exec(
-                "INSERT INTO lineage_runs (id, run_id, job_id, state, state_time, started_at, "
-                "ended_at, first_event_time, last_event_time, parent_run_id, root_run_id, facets, "
-                "first_index, last_index) VALUES (:id, :rid, :job, :st, :t, :start, :end, :t, :t, "
-                ":parent, :root, :facets, :i, :i)",
-                id=pk,
-                rid=event.run_id,
-                job=job_pk,
-                st=state,
-                t=time,
-                start=time if state == "START" else None,
-                end=time if state in _TERMINAL else None,
-                parent=parent,
-                root=root,
-                facets=_dumps(event.run_facets),
-                i=index,
+            self.runs[pk] = _Run(
+                run_id=event.run_id,
+                job_id=job_pk,
+                state=state,
+                state_time=time,
+                started_at=time if state == "START" else None,
+                ended_at=time if state in _TERMINAL else None,
+                first_event_time=time,
+                last_event_time=time,
+                parent_run_id=parent,
+                root_run_id=root,
+                facets=dict(event.run_facets),
+                first_index=index,
+                last_index=index,
+                new=True,
             )
             return pk
-        old_state, state_time, started, ended, first_time, last_time = row[:6]
-        rank, old_rank = _STATE_RANK.get(state, 0), _STATE_RANK.get(old_state, 0)
-        if rank > old_rank or (rank == old_rank and time >= state_time):
-            old_state, state_time = state, time
-        if state == "START" and (started is None or time < started):
-            started = time
-        if state in _TERMINAL and (ended is None or time > ended):
-            ended = time
-        facets, _ = _merge_facets(row[6], last_time, event.run_facets, time)
-        self._exec(
-            "UPDATE lineage_runs SET job_id = :job, state = :st, state_time = :stt, "
-            "started_at = :start, ended_at = :end, first_event_time = :ft, "
-            "last_event_time = :lt, parent_run_id = :parent, root_run_id = :root, "
-            "facets = :facets, last_index = :i WHERE id = :id",
-            id=pk,
-            job=job_pk,
-            st=old_state,
-            stt=state_time,
-            start=started,
-            end=ended,
-            ft=min(first_time, time),
-            lt=max(last_time, time),
-            parent=parent or row[7],
-            root=root or row[8],
-            facets=_dumps(facets),
-            i=index,
-        )
+        rank, old_rank = _STATE_RANK.get(state, 0), _STATE_RANK.get(row.state, 0)
+        if rank > old_rank or (rank == old_rank and time >= row.state_time):
+            row.state, row.state_time = state, time
+        if state == "START" and (row.started_at is None or time < row.started_at):
+            row.started_at = time
+        if state in _TERMINAL and (row.ended_at is None or time > row.ended_at):
+            row.ended_at = time
+        _merge(row.facets, row.last_event_time, event.run_facets, time)
+        row.job_id = job_pk
+        row.first_event_time = min(row.first_event_time, time)
+        row.last_event_time = max(row.last_event_time, time)
+        row.parent_run_id = parent or row.parent_run_id
+        row.root_run_id = root or row.root_run_id
+        row.last_index = index
+        row.dirty = True
         return pk
 
-    def dataset(self, ref: DatasetRef, time: str, index: int) -> int:
+    def dataset(self, ref: DatasetRef, time: str, index: int) -> _Dataset:
         self.namespace(ref.namespace, index)
         pk = dataset_id(ref.namespace, ref.name)
-        row = self._one(
-            "SELECT facets, facets_time, classification_index, classification_source, "
-            "classification FROM lineage_datasets WHERE id = :id",
-            id=pk,
-        )
-        merged, merged_time = _merge_facets(
-            row[0] if row else None, row[1] if row else None, ref.facets, time
-        )
+        row = self.datasets.get(pk)
+        if row is None:
+            merged, merged_time = dict(ref.facets), time
+        else:
+            merged = row.facets
+            merged_time = _merge(merged, row.facets_time, ref.facets, time)
         # Only a facet this event carries classifies; the merged facets would re-apply old ones.
         governance = ref.facets.get("governance")
         classification = _dumps(governance) if isinstance(governance, dict) else None
         tags = _tags(merged)
         # A steward's explicit classification (an entry of its own) outranks facets: a facet
         # classification replaces only an earlier facet classification or none.
-        update_classification = classification is not None and (row is None or row[3] != "steward")
-        effective = classification if row is None or update_classification else row[4]
-        values = {
-            "id": pk,
-            "ns": ref.namespace,
-            "name": ref.name,
-            "personal": 1 if personal_data(effective, tags) else 0,
-            "facets": _dumps(merged),
-            "ft": merged_time,
-            "tags": _dumps(tags) if tags else None,
-            "model": 1 if _is_model(merged) else 0,
-            "i": index,
-        }
+        update_classification = classification is not None and (
+            row is None or row.classification_source != "steward"
+        )
+        effective = classification if row is None or update_classification else row.classification
+        personal = 1 if personal_data(effective, tags) else 0
+        tags_text = _dumps(tags) if tags else None
+        model = 1 if _is_model(merged) else 0
         if row is None:
-            self._exec(
-                "INSERT INTO lineage_datasets (id, namespace, name, facets, facets_time, "
-                "classification, classification_index, classification_source, tags, is_model, "
-                "is_personal, first_index, last_index) VALUES (:id, :ns, :name, :facets, :ft, "
-                ":cls, :ci, :src, :tags, :model, :personal, :i, :i)",
-                cls=classification,
-                ci=index if classification else None,
-                src="facet" if classification else None,
-                **values,
+            row = _Dataset(
+                ref.namespace,
+                ref.name,
+                merged,
+                merged_time,
+                classification,
+                index if classification else None,
+                "facet" if classification else None,
+                tags_text,
+                model,
+                personal,
+                index,
+                index,
+                new=True,
             )
+            self.datasets[pk] = row
         else:
-            # A steward's explicit classification (an entry of its own) outranks facets.
-            self._exec(
-                "UPDATE lineage_datasets SET facets = :facets, facets_time = :ft, tags = :tags, "
-                "is_model = :model, is_personal = :personal, last_index = :i, "
-                "classification = CASE WHEN :upd THEN :cls ELSE classification END, "
-                "classification_index = CASE WHEN :upd THEN :i ELSE classification_index END, "
-                "classification_source = CASE WHEN :upd THEN 'facet' "
-                "ELSE classification_source END "
-                "WHERE id = :id",
-                cls=classification,
-                upd=update_classification,
-                **values,
+            row.facets_time = merged_time
+            row.tags, row.is_model, row.is_personal, row.last_index = (
+                tags_text,
+                model,
+                personal,
+                index,
             )
+            if update_classification:
+                row.classification = classification
+                row.classification_index = index
+                row.classification_source = "facet"
+            row.dirty = True
         if ref.facets:
-            self._exec(
-                "INSERT INTO lineage_dataset_facets (dataset_id, ledger_index, event_time, facets) "
-                "VALUES (:d, :i, :t, :f) ON CONFLICT (dataset_id, ledger_index) DO NOTHING",
-                d=pk,
-                i=index,
-                t=time,
-                f=_dumps(ref.facets),
-            )
-        return pk
+            self.facet_history.append({"d": pk, "i": index, "t": time, "f": _dumps(ref.facets)})
+        return row
 
     def version(
         self, dataset_pk: int, version: str, run_id: str | None, time: str, index: int
     ) -> int:
         pk = stable_id("version", str(dataset_pk), version)
-        self._exec(
-            "INSERT INTO lineage_dataset_versions (id, dataset_id, version, run_id, event_time, "
-            "ledger_index) VALUES (:id, :d, :v, :r, :t, :i) ON CONFLICT (id) DO UPDATE SET "
-            "event_time = CASE WHEN excluded.event_time < lineage_dataset_versions.event_time "
-            "THEN excluded.event_time ELSE lineage_dataset_versions.event_time END",
-            id=pk,
-            d=dataset_pk,
-            v=version,
-            r=run_id,
-            t=time,
-            i=index,
+        self.versions.append(
+            {"id": pk, "d": dataset_pk, "v": version, "r": run_id, "t": time, "i": index}
         )
         return pk
 
@@ -342,21 +430,22 @@ class _Writer:
         version: int | None,
         time: str,
         index: int,
+        seen: set[tuple[int, int, str]],
     ) -> None:
-        self._exec(
-            "INSERT INTO lineage_edges (run_pk, dataset_id, direction, ledger_index, job_id, "
-            "version_id, event_time) VALUES (:r, :d, :dir, :i, :j, :v, :t) "
-            "ON CONFLICT (run_pk, dataset_id, direction, ledger_index) DO NOTHING",
-            r=run,
-            d=dataset,
-            dir=direction,
-            i=index,
-            j=job,
-            v=version,
-            t=time,
-        )
-        if self.cursor.rowcount != 1:
+        if (run, dataset, direction) in seen:
             return  # already asserted by this entry (a dataset listed twice)
+        seen.add((run, dataset, direction))
+        self.edges.append(
+            {
+                "r": run,
+                "d": dataset,
+                "dir": direction,
+                "i": index,
+                "j": job,
+                "v": version,
+                "t": time,
+            }
+        )
         self.job_dataset_edge(job, direction, dataset, time, index)
 
     def job_dataset_edge(
@@ -367,57 +456,24 @@ class _Writer:
         The row keeps the first :data:`EVIDENCE_PER_EDGE` asserting edges in (event time, ledger
         index) order, so "as of T" is always a prefix of them, whatever order events arrive in.
         """
-        row = self._one(
-            "SELECT evidence_count, evidence_indexes, evidence_times "
-            "FROM lineage_job_dataset_edges "
-            "WHERE job_id = :j AND direction = :dir AND dataset_id = :d",
-            j=job,
-            dir=direction,
-            d=dataset,
-        )
+        if job not in self.loaded_folded_jobs:
+            self._load_folded({job})
+        key = (job, direction, dataset)
+        row = self.folded.get(key)
         if row is None:
-            self._exec(
-                "INSERT INTO lineage_job_dataset_edges (job_id, direction, dataset_id, "
-                "first_time, evidence_count, evidence_indexes, evidence_times) "
-                "VALUES (:j, :dir, :d, :t, 1, :i, :ts)",
-                j=job,
-                dir=direction,
-                d=dataset,
-                t=time,
-                i=str(index),
-                ts=time,
-            )
+            self.folded[key] = _Folded(1, [(time, index)], new=True)
             return
-        items = list(zip(row[2].split(" "), map(int, row[1].split(" ")), strict=True))
-        if len(items) >= EVIDENCE_PER_EDGE and (time, index) > items[-1]:
-            self._exec(
-                "UPDATE lineage_job_dataset_edges SET evidence_count = evidence_count + 1 "
-                "WHERE job_id = :j AND direction = :dir AND dataset_id = :d",
-                j=job,
-                dir=direction,
-                d=dataset,
-            )
-            return
-        items = sorted([*items, (time, index)])[:EVIDENCE_PER_EDGE]
-        self._exec(
-            "UPDATE lineage_job_dataset_edges SET first_time = :t, evidence_count = :n, "
-            "evidence_indexes = :i, evidence_times = :ts "
-            "WHERE job_id = :j AND direction = :dir AND dataset_id = :d",
-            t=items[0][0],
-            n=int(row[0]) + 1,
-            i=" ".join(str(i) for _, i in items),
-            ts=" ".join(t for t, _ in items),
-            j=job,
-            dir=direction,
-            d=dataset,
-        )
+        row.count += 1
+        row.dirty = True
+        if len(row.items) < EVIDENCE_PER_EDGE or (time, index) < row.items[-1]:
+            row.items = sorted([*row.items, (time, index)])[:EVIDENCE_PER_EDGE]
 
     def column_lineage(self, output: DatasetRef, out_pk: int, index: int) -> None:
         facet = output.facets.get("columnLineage")
         fields = facet.get("fields") if isinstance(facet, dict) else None
         if not isinstance(fields, dict):
             return
-        for field, spec in fields.items():
+        for field_name, spec in fields.items():
             inputs = spec.get("inputFields") if isinstance(spec, dict) else None
             if not isinstance(inputs, list):
                 continue
@@ -434,46 +490,41 @@ class _Writer:
                 ):
                     continue
                 transformations = source.get("transformations")
-                self._exec(
-                    "INSERT INTO lineage_column_edges (dataset_id, field, input_dataset_id, "
-                    "input_field, ledger_index, transformation) "
-                    "VALUES (:d, :f, :idd, :if, :i, :tr) "
-                    "ON CONFLICT (dataset_id, field, input_dataset_id, input_field, ledger_index) "
-                    "DO NOTHING",
-                    d=out_pk,
-                    f=field,
-                    idd=dataset_id(ns, name),
-                    **{"if": in_field},
-                    i=index,
-                    tr=_dumps(transformations) if transformations else None,
+                self.column_edges.append(
+                    {
+                        "d": out_pk,
+                        "f": field_name,
+                        "idd": dataset_id(ns, name),
+                        "if": in_field,
+                        "i": index,
+                        "tr": _dumps(transformations) if transformations else None,
+                    }
                 )
 
+    def warnings(self, event: LineageEvent, index: int) -> None:
+        for position, problem in enumerate(event.warnings):
+            self.warning_rows.append(
+                {"i": index, "p": position, "path": problem.path, "m": problem.message}
+            )
+
     def projection_failure(self, index: int, exc: Exception) -> None:
-        self._exec(
+        """Record that entry ``index`` could not be projected (written at once)."""
+        self.execute(
             "INSERT INTO lineage_warnings (ledger_index, position, path, message) "
             "VALUES (:i, -1, '$', :m) ON CONFLICT (ledger_index, position) DO NOTHING",
             i=index,
             m=f"not projected: {type(exc).__name__}"[:300],
         )
 
-    def warnings(self, event: LineageEvent, index: int) -> None:
-        for position, problem in enumerate(event.warnings):
-            self._exec(
-                "INSERT INTO lineage_warnings (ledger_index, position, path, message) "
-                "VALUES (:i, :p, :path, :m) ON CONFLICT (ledger_index, position) DO NOTHING",
-                i=index,
-                p=position,
-                path=problem.path,
-                m=problem.message,
-            )
-
     # -- entry kinds ------------------------------------------------------------------------
 
     def lineage_event(self, event: LineageEvent, index: int) -> None:
+        """Apply one OpenLineage event."""
         time = event.event_time_text
         if event.kind == "dataset":
             assert event.dataset is not None
-            pk = self.dataset(event.dataset, time, index)
+            pk = dataset_id(event.dataset.namespace, event.dataset.name)
+            self.dataset(event.dataset, time, index)
             version = event.dataset.facets.get("version") or event.dataset.facets.get(
                 "datasetVersion"
             )
@@ -488,21 +539,23 @@ class _Writer:
             self.dataset(ref, time, index)
         if event.kind == "run" and event.run_id is not None:
             run = self.run(event, job_pk, index)
+            seen: set[tuple[int, int, str]] = set()
             for ref in event.inputs:
                 pk = dataset_id(ref.namespace, ref.name)
                 label = _version_label(ref)
                 version = stable_id("version", str(pk), label) if label else None
-                self.edge(run, pk, "read", job_pk, version, time, index)
+                self.edge(run, pk, "read", job_pk, version, time, index, seen)
             for ref in event.outputs:
                 pk = dataset_id(ref.namespace, ref.name)
                 version = self.version(
                     pk, _version_label(ref) or event.run_id, event.run_id, time, index
                 )
-                self.edge(run, pk, "wrote", job_pk, version, time, index)
+                self.edge(run, pk, "wrote", job_pk, version, time, index, seen)
                 self.column_lineage(ref, pk, index)
         self.warnings(event, index)
 
     def classification(self, payload: dict[str, Any], index: int) -> None:
+        """Apply a data owner's classification of a dataset (it outranks facet values)."""
         ref = DatasetRef(
             namespace=payload["namespace"],
             name=payload["name"],
@@ -510,18 +563,206 @@ class _Writer:
             input_facets={},
             output_facets={},
         )
-        pk = self.dataset(ref, payload.get("event_time", ""), index)
-        tags = self._one("SELECT tags FROM lineage_datasets WHERE id = :id", id=pk)[0]
+        row = self.dataset(ref, payload.get("event_time", ""), index)
         classification = _dumps(payload["classification"])
-        personal = personal_data(classification, json.loads(tags) if tags else [])
-        self._exec(
-            "UPDATE lineage_datasets SET classification = :c, classification_index = :i, "
-            "classification_source = 'steward', is_personal = :p, last_index = :i "
+        tags = json.loads(row.tags) if row.tags else []
+        row.classification = classification
+        row.classification_index = index
+        row.classification_source = "steward"
+        row.is_personal = 1 if personal_data(classification, tags) else 0
+        row.last_index = index
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write every change of the batch, one ``executemany`` per table and statement."""
+        self._many(
+            "INSERT INTO lineage_namespaces (name, first_index) VALUES (:n, :i) "
+            "ON CONFLICT (name) DO NOTHING",
+            [{"n": name, "i": index} for name, index in self.namespaces.items()],
+        )
+        self._flush_jobs()
+        self._flush_runs()
+        self._flush_datasets()
+        self._many(
+            "INSERT INTO lineage_dataset_facets (dataset_id, ledger_index, event_time, facets) "
+            "VALUES (:d, :i, :t, :f) ON CONFLICT (dataset_id, ledger_index) DO NOTHING",
+            self.facet_history,
+        )
+        self._many(
+            "INSERT INTO lineage_dataset_versions (id, dataset_id, version, run_id, event_time, "
+            "ledger_index) VALUES (:id, :d, :v, :r, :t, :i) ON CONFLICT (id) DO UPDATE SET "
+            "event_time = CASE WHEN excluded.event_time < lineage_dataset_versions.event_time "
+            "THEN excluded.event_time ELSE lineage_dataset_versions.event_time END",
+            self.versions,
+        )
+        self._many(
+            "INSERT INTO lineage_edges (run_pk, dataset_id, direction, ledger_index, job_id, "
+            "version_id, event_time) VALUES (:r, :d, :dir, :i, :j, :v, :t) "
+            "ON CONFLICT (run_pk, dataset_id, direction, ledger_index) DO NOTHING",
+            self.edges,
+        )
+        self._flush_folded()
+        self._many(
+            "INSERT INTO lineage_column_edges (dataset_id, field, input_dataset_id, "
+            "input_field, ledger_index, transformation) VALUES (:d, :f, :idd, :if, :i, :tr) "
+            "ON CONFLICT (dataset_id, field, input_dataset_id, input_field, ledger_index) "
+            "DO NOTHING",
+            self.column_edges,
+        )
+        self._many(
+            "INSERT INTO lineage_warnings (ledger_index, position, path, message) "
+            "VALUES (:i, :p, :path, :m) ON CONFLICT (ledger_index, position) DO NOTHING",
+            self.warning_rows,
+        )
+
+    def _flush_jobs(self) -> None:
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for pk, row in self.jobs.items():
+            if not (row.new or row.dirty):
+                continue
+            merged = row.facets
+            job_type = merged.get("jobType", {})
+            location = merged.get("sourceCodeLocation", {})
+            ownership = merged.get("ownership", {})
+            owners = (
+                [
+                    o["name"]
+                    for o in ownership.get("owners", [])
+                    if isinstance(o, dict) and "name" in o
+                ]
+                if isinstance(ownership, dict) and isinstance(ownership.get("owners"), list)
+                else []
+            )
+            values = {
+                "id": pk,
+                "ns": row.namespace,
+                "name": row.name,
+                "jt": _dumps(job_type) if isinstance(job_type, dict) and job_type else None,
+                "loc": location.get("url") if isinstance(location, dict) else None,
+                "owners": _dumps(owners) if owners else None,
+                "facets": _dumps(merged),
+                "ft": row.facets_time,
+                "fi": row.first_index,
+                "li": row.last_index,
+            }
+            (inserts if row.new else updates).append(values)
+        self._many(
+            "INSERT INTO lineage_jobs (id, namespace, name, job_type, source_code_location, "
+            "owners, facets, facets_time, first_index, last_index) "
+            "VALUES (:id, :ns, :name, :jt, :loc, :owners, :facets, :ft, :fi, :li)",
+            inserts,
+        )
+        self._many(
+            "UPDATE lineage_jobs SET job_type = :jt, source_code_location = :loc, "
+            "owners = :owners, facets = :facets, facets_time = :ft, last_index = :li "
             "WHERE id = :id",
-            c=classification,
-            p=1 if personal else 0,
-            i=index,
-            id=pk,
+            [{k: v for k, v in u.items() if k not in ("ns", "name", "fi")} for u in updates],
+        )
+
+    def _flush_runs(self) -> None:
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for pk, row in self.runs.items():
+            if not (row.new or row.dirty):
+                continue
+            values = {
+                "id": pk,
+                "rid": row.run_id,
+                "job": row.job_id,
+                "st": row.state,
+                "stt": row.state_time,
+                "start": row.started_at,
+                "end": row.ended_at,
+                "ft": row.first_event_time,
+                "lt": row.last_event_time,
+                "parent": row.parent_run_id,
+                "root": row.root_run_id,
+                "facets": _dumps(row.facets),
+                "fi": row.first_index,
+                "li": row.last_index,
+            }
+            (inserts if row.new else updates).append(values)
+        self._many(
+            "INSERT INTO lineage_runs (id, run_id, job_id, state, state_time, started_at, "
+            "ended_at, first_event_time, last_event_time, parent_run_id, root_run_id, facets, "
+            "first_index, last_index) VALUES (:id, :rid, :job, :st, :stt, :start, :end, :ft, "
+            ":lt, :parent, :root, :facets, :fi, :li)",
+            inserts,
+        )
+        self._many(
+            "UPDATE lineage_runs SET job_id = :job, state = :st, state_time = :stt, "
+            "started_at = :start, ended_at = :end, first_event_time = :ft, "
+            "last_event_time = :lt, parent_run_id = :parent, root_run_id = :root, "
+            "facets = :facets, last_index = :li WHERE id = :id",
+            [{k: v for k, v in u.items() if k not in ("rid", "fi")} for u in updates],
+        )
+
+    def _flush_datasets(self) -> None:
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for pk, row in self.datasets.items():
+            if not (row.new or row.dirty):
+                continue
+            values = {
+                "id": pk,
+                "ns": row.namespace,
+                "name": row.name,
+                "facets": _dumps(row.facets),
+                "ft": row.facets_time,
+                "cls": row.classification,
+                "ci": row.classification_index,
+                "src": row.classification_source,
+                "tags": row.tags,
+                "model": row.is_model,
+                "personal": row.is_personal,
+                "fi": row.first_index,
+                "li": row.last_index,
+            }
+            (inserts if row.new else updates).append(values)
+        self._many(
+            "INSERT INTO lineage_datasets (id, namespace, name, facets, facets_time, "
+            "classification, classification_index, classification_source, tags, is_model, "
+            "is_personal, first_index, last_index) VALUES (:id, :ns, :name, :facets, :ft, "
+            ":cls, :ci, :src, :tags, :model, :personal, :fi, :li)",
+            inserts,
+        )
+        self._many(
+            "UPDATE lineage_datasets SET facets = :facets, facets_time = :ft, "
+            "classification = :cls, classification_index = :ci, classification_source = :src, "
+            "tags = :tags, is_model = :model, is_personal = :personal, last_index = :li "
+            "WHERE id = :id",
+            [{k: v for k, v in u.items() if k not in ("ns", "name", "fi")} for u in updates],
+        )
+
+    def _flush_folded(self) -> None:
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for (job, direction, dataset), row in self.folded.items():
+            if not (row.new or row.dirty):
+                continue
+            values = {
+                "j": job,
+                "dir": direction,
+                "d": dataset,
+                "t": row.items[0][0],
+                "n": row.count,
+                "i": " ".join(str(i) for _, i in row.items),
+                "ts": " ".join(t for t, _ in row.items),
+            }
+            (inserts if row.new else updates).append(values)
+        self._many(
+            "INSERT INTO lineage_job_dataset_edges (job_id, direction, dataset_id, first_time, "
+            "evidence_count, evidence_indexes, evidence_times) "
+            "VALUES (:j, :dir, :d, :t, :n, :i, :ts)",
+            inserts,
+        )
+        self._many(
+            "UPDATE lineage_job_dataset_edges SET first_time = :t, evidence_count = :n, "
+            "evidence_indexes = :i, evidence_times = :ts "
+            "WHERE job_id = :j AND direction = :dir AND dataset_id = :d",
+            updates,
         )
 
 
@@ -530,6 +771,34 @@ def _version_label(ref: DatasetRef) -> str | None:
     if isinstance(facet, dict) and facet.get("datasetVersion"):
         return str(facet["datasetVersion"])
     return None
+
+
+def _decode(index: int, kind: str, data: bytes | None, parsed: Any) -> tuple[int, str, Any] | None:
+    """What an entry asks of the projection: ``(index, kind, event or payload)``, or None.
+
+    ``parsed`` is the event as parsed at ingest, when the caller has it. An erased entry asks
+    for nothing: its lineage is gone with it.
+    """
+    if kind == LINEAGE_KIND:
+        if isinstance(parsed, LineageEvent):
+            return index, kind, parsed
+        if data is None:
+            return None
+        return index, kind, validate_event(json.loads(data))
+    if kind == CLASSIFICATION_KIND and data is not None:
+        return index, kind, json.loads(data)
+    return None
+
+
+def _apply(batch: _Batch, items: Sequence[tuple[int, str, Any]]) -> None:
+    """Apply decoded entries in ledger order and write the result."""
+    batch.load(items)
+    for index, kind, value in items:
+        if kind == LINEAGE_KIND:
+            batch.lineage_event(value, index)
+        else:
+            batch.classification(value, index)
+    batch.flush()
 
 
 class Projector:
@@ -625,12 +894,15 @@ class Projector:
         if row is None or int(row[0]) != entries[0].index:
             self.notify()
             return
-        writer = _Writer(cursor, postgres)
-        for entry in entries:
-            if entry.kind in PROJECTED_KINDS:
-                self._apply(writer, entry.index, entry.kind, entry.payload, entry.context)
+        batch = _Batch(cursor, postgres)
+        items = [
+            item
+            for entry in entries
+            if (item := _decode(entry.index, entry.kind, entry.payload, entry.context))
+        ]
+        _apply(batch, items)
         end = entries[-1].index + 1
-        writer.execute("UPDATE lineage_projection_state SET next_index = :n WHERE id = 1", n=end)
+        batch.execute("UPDATE lineage_projection_state SET next_index = :n WHERE id = 1", n=end)
 
     # -- catching up ---------------------------------------------------------------------------
 
@@ -678,7 +950,7 @@ class Projector:
     def _apply_chunk(self, progress: Callable[[int], None] | None, *, isolate: bool) -> bool:
         postgres = self._postgres
         with self._transaction() as cursor:
-            writer = _Writer(cursor, postgres)
+            batch = _Batch(cursor, postgres)
             state_sql = "SELECT next_index FROM lineage_projection_state WHERE id = 1"
             cursor.execute(state_sql + (" FOR UPDATE" if postgres else ""))
             found = cursor.fetchone()
@@ -690,7 +962,7 @@ class Projector:
             start = int(found[0]) if found is not None else 0
             cursor.execute("SELECT size FROM ledger_head WHERE id = 1")
             head = int(cursor.fetchone()[0])
-            rows = writer.execute(
+            rows = batch.execute(
                 "SELECT e.idx, e.kind, p.data FROM ledger_entries e "
                 "LEFT JOIN ledger_payloads p ON p.idx = e.idx "
                 "WHERE e.idx >= :start AND e.idx < :head AND e.kind IN ('openlineage', "
@@ -699,41 +971,29 @@ class Projector:
                 head=head,
                 n=_CHUNK,
             )
-            for idx, kind, data in rows:
-                payload = None if data is None else bytes(data)
-                if not isolate:
-                    self._apply(writer, int(idx), str(kind), payload, None)
-                    continue
+            entries = [(int(i), str(k), None if d is None else bytes(d)) for i, k, d in rows]
+            if not isolate:
+                _apply(batch, [x for e in entries if (x := _decode(*e, None))])
+            for index, kind, data in entries if isolate else ():
                 cursor.execute("SAVEPOINT projection_entry")
                 try:
-                    self._apply(writer, int(idx), str(kind), payload, None)
+                    item = _decode(index, kind, data, None)
+                    _apply(_Batch(cursor, postgres), [item] if item else [])
                 except Exception as exc:
                     # The entry stays in the ledger; the projection records why it is missing.
-                    log.exception("could not project ledger entry %d", idx)
+                    log.exception("could not project ledger entry %d", index)
                     cursor.execute("ROLLBACK TO SAVEPOINT projection_entry")
-                    writer.projection_failure(int(idx), exc)
+                    batch.projection_failure(index, exc)
                 cursor.execute("RELEASE SAVEPOINT projection_entry")
             complete = len(rows) < _CHUNK
             new_start = head if complete else int(rows[-1][0]) + 1
-            writer.execute(
+            batch.execute(
                 "UPDATE lineage_projection_state SET next_index = :n WHERE id = 1", n=new_start
             )
         self._applied = new_start
         if progress is not None:
             progress(new_start - start)
         return complete
-
-    @staticmethod
-    def _apply(writer: _Writer, index: int, kind: str, data: bytes | None, parsed: Any) -> None:
-        if kind == LINEAGE_KIND:
-            event = parsed if isinstance(parsed, LineageEvent) else None
-            if event is None:
-                if data is None:
-                    return  # erased: its lineage is gone with it
-                event = validate_event(json.loads(data))
-            writer.lineage_event(event, index)
-        elif kind == CLASSIFICATION_KIND and data is not None:
-            writer.classification(json.loads(data), index)
 
     def reset(self) -> None:
         """Empty the projection and rewind the watermark (``ledger reindex`` then catches up)."""
