@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -515,39 +515,43 @@ class Ledger:
 
             note = None
             if entry_rows:
-                cur.executemany(
-                    d.sql(
-                        "INSERT INTO ledger_entries (idx, kind, envelope, idem) VALUES (?,?,?,?)"
-                    ),
-                    entry_rows,
-                )
-                cur.executemany(
-                    d.sql("INSERT INTO ledger_payloads (idx, data) VALUES (?,?)"), payload_rows
-                )
-                cur.executemany(
-                    d.sql("INSERT INTO ledger_nodes (id, hash) VALUES (?,?)"), node_rows
-                )
-                if subject_rows:
-                    cur.executemany(
-                        d.sql("INSERT INTO ledger_subjects (subject, idx) VALUES (?,?)"),
-                        subject_rows,
-                    )
                 new_root = frontier.root()
                 note = self._signer.sign(Checkpoint(self.origin, frontier.size, new_root))
-                cur.execute(
-                    d.sql(
-                        "INSERT INTO ledger_checkpoints (size, root, note, created_at) "
-                        "VALUES (?,?,?,?)"
-                    ),
-                    (frontier.size, new_root, note, received_at),
-                )
-                cur.execute(
-                    d.sql(
-                        "UPDATE ledger_head SET size = ?, root = ?, frontier = ?, last_leaf = ? "
-                        "WHERE id = 1"
-                    ),
-                    (frontier.size, new_root, frontier.to_bytes(), prev),
-                )
+                # On PostgreSQL the inserts go out in one pipeline: one round trip, not six.
+                with cur.connection.pipeline() if d.postgres else nullcontext():
+                    cur.executemany(
+                        d.sql(
+                            "INSERT INTO ledger_entries (idx, kind, envelope, idem) "
+                            "VALUES (?,?,?,?)"
+                        ),
+                        entry_rows,
+                    )
+                    cur.executemany(
+                        d.sql("INSERT INTO ledger_payloads (idx, data) VALUES (?,?)"),
+                        payload_rows,
+                    )
+                    cur.executemany(
+                        d.sql("INSERT INTO ledger_nodes (id, hash) VALUES (?,?)"), node_rows
+                    )
+                    if subject_rows:
+                        cur.executemany(
+                            d.sql("INSERT INTO ledger_subjects (subject, idx) VALUES (?,?)"),
+                            subject_rows,
+                        )
+                    cur.execute(
+                        d.sql(
+                            "INSERT INTO ledger_checkpoints (size, root, note, created_at) "
+                            "VALUES (?,?,?,?)"
+                        ),
+                        (frontier.size, new_root, note, received_at),
+                    )
+                    cur.execute(
+                        d.sql(
+                            "UPDATE ledger_head SET size = ?, root = ?, frontier = ?, "
+                            "last_leaf = ? WHERE id = 1"
+                        ),
+                        (frontier.size, new_root, frontier.to_bytes(), prev),
+                    )
                 for hook in self._hooks:
                     self._run_hook(cur, hook, appended)
             if d.postgres:

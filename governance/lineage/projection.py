@@ -575,7 +575,14 @@ class _Batch:
     # -- writing ---------------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Write every change of the batch, one ``executemany`` per table and statement."""
+        """Write every change of the batch, one ``executemany`` per table and statement.
+
+        On PostgreSQL they go out in one pipeline: one round trip for the whole batch.
+        """
+        with self.cursor.connection.pipeline() if self.postgres else contextlib.nullcontext():
+            self._flush()
+
+    def _flush(self) -> None:
         self._many(
             "INSERT INTO lineage_namespaces (name, first_index) VALUES (:n, :i) "
             "ON CONFLICT (name) DO NOTHING",
