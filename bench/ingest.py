@@ -14,8 +14,9 @@ endpoints therefore live in one app, behind the same middleware, in the same pro
 keep-alive connections (wrk when installed, else a lean asyncio client in its own process) POST
 realistic OpenLineage ``COMPLETE`` RunEvents (~1.3-1.8 KB, 1-2 inputs and 1 output with schema
 facets, a fresh ``runId`` per request) to each endpoint in turn, for ``--seconds`` after a 1 s
-warm-up, ``--repeats`` times. The projection follows the ledger in a background thread: its pace
-during each run and its backlog at the end are read from the database, and the time the first
+warm-up, ``--repeats`` times. The projection is written in each ledger batch's transaction (a
+follower thread catches up anything else): its pace during each run and its backlog at the end
+are read from the database, and the time the first
 lineage query then takes to catch it up is printed. Afterwards the ledger (queried directly)
 must hold exactly as many lineage entries as the server answered 201, and the projection as many
 runs.
@@ -489,8 +490,8 @@ def bench_backend(env: Env, backend: str, args: argparse.Namespace, report: Repo
             head1, applied1 = progress.read()
             after = _ledger_metrics(port, metrics_key)
             result.ledger = {name: after[name] - before[name] for name in after}
-            # The projection follows the ledger in the background: how fast it went while the
-            # client was posting (warm-up included) and how far behind it was at the end.
+            # How fast the projection went while the client was posting (warm-up included) and
+            # how far behind the ledger it was at the end.
             result.ledger["appended_ps"] = (head1 - head0) / elapsed
             result.ledger["projected_ps"] = (applied1 - applied0) / elapsed
             result.ledger["backlog"] = head1 - applied1
@@ -612,7 +613,7 @@ def bench_backend(env: Env, backend: str, args: argparse.Namespace, report: Repo
         Row(
             "1 ingest",
             backend,
-            "  background projection pace",
+            "  projection pace",
             fmt_rate(projected, " entries/s"),
             f"ledger growth {fmt_rate(appended, ' entries/s')}",
             f"{projected / appended:.2f}",
