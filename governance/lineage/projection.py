@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +43,18 @@ _CHUNK = 200
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def id_filter(postgres: bool, column: str, ids: Iterable[int]) -> tuple[str, Any]:
+    """SQL for "``column`` is one of ``ids``" with one ``:ids`` parameter, and its value.
+
+    One statement shape whatever the number of ids (a placeholder per id would make every list
+    length a new statement to prepare and cache): a JSON array on SQLite, an array on PostgreSQL.
+    """
+    values = sorted(ids)
+    if postgres:
+        return f"{column} = ANY(CAST(:ids AS BIGINT[]))", values
+    return f"{column} IN (SELECT value FROM json_each(:ids))", json.dumps(values)  # noqa: S608
 
 
 def dataset_id(namespace: str, name: str) -> int:
@@ -201,16 +213,12 @@ class _Batch:
     def _sql(self, sql: str) -> str:
         return _pyformat(sql) if self.postgres else sql
 
-    def _select_ids(self, sql: str, ids: set[int]) -> list[Any]:
-        """``sql`` with ``{ids}`` standing for "the column is one of ``ids``"; its rows."""
+    def _select_ids(self, sql: str, column: str, ids: set[int]) -> list[Any]:
+        """The rows of ``sql``, whose ``{ids}`` stands for "``column`` is one of ``ids``"."""
         if not ids:
             return []
-        if self.postgres:
-            where, value = "= ANY(CAST(%(ids)s AS BIGINT[]))", sorted(ids)
-            self.cursor.execute(sql.format(ids=where), {"ids": value})
-        else:
-            where, dumped = "IN (SELECT value FROM json_each(:ids))", json.dumps(sorted(ids))
-            self.cursor.execute(sql.format(ids=where), {"ids": dumped})
+        where, value = id_filter(self.postgres, column, ids)
+        self.cursor.execute(self._sql(sql.format(ids=where)), {"ids": value})
         return list(self.cursor.fetchall())
 
     def _many(self, sql: str, rows: list[dict[str, Any]]) -> None:
@@ -246,14 +254,16 @@ class _Batch:
                 datasets.add(dataset_id(ref.namespace, ref.name))
         for pk, ns, name, facets, ftime, first, last in self._select_ids(
             "SELECT id, namespace, name, facets, facets_time, first_index, last_index "
-            "FROM lineage_jobs WHERE id {ids}",
+            "FROM lineage_jobs WHERE {ids}",
+            "id",
             jobs,
         ):
             self.jobs[int(pk)] = _Job(ns, name, json.loads(facets), ftime, first, last)
         for row in self._select_ids(
             "SELECT id, namespace, name, facets, facets_time, classification, "
             "classification_index, classification_source, tags, is_model, is_personal, "
-            "first_index, last_index FROM lineage_datasets WHERE id {ids}",
+            "first_index, last_index FROM lineage_datasets WHERE {ids}",
+            "id",
             datasets,
         ):
             self.datasets[int(row[0])] = _Dataset(row[1], row[2], json.loads(row[3]), *row[4:])
@@ -275,7 +285,8 @@ class _Batch:
         ) in self._select_ids(
             "SELECT id, run_id, job_id, state, state_time, started_at, ended_at, "
             "first_event_time, last_event_time, parent_run_id, root_run_id, facets, "
-            "first_index, last_index FROM lineage_runs WHERE id {ids}",
+            "first_index, last_index FROM lineage_runs WHERE {ids}",
+            "id",
             runs,
         ):
             facets = json.loads(facets_text) if facets_text else {}
@@ -289,7 +300,8 @@ class _Batch:
         jobs = jobs - self.loaded_folded_jobs
         for job, direction, dataset, count, indexes, times in self._select_ids(
             "SELECT job_id, direction, dataset_id, evidence_count, evidence_indexes, "
-            "evidence_times FROM lineage_job_dataset_edges WHERE job_id {ids}",
+            "evidence_times FROM lineage_job_dataset_edges WHERE {ids}",
+            "job_id",
             jobs,
         ):
             items = list(zip(times.split(" "), map(int, indexes.split(" ")), strict=True))

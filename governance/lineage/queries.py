@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from governance.errors import InputError, NotFound
 from governance.lineage.models import EVIDENCE_PER_EDGE
-from governance.lineage.projection import dataset_id, job_id, run_pk
+from governance.lineage.projection import dataset_id, id_filter, job_id, run_pk
 
 MAX_DEPTH = 50
 FAR_FUTURE = "9999-12-31T23:59:59.999999Z"
@@ -159,15 +159,13 @@ class LineageQueries:
 
     def _dataset_data(self, conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
         found: dict[int, dict[str, Any]] = {}
-        where, params = _id_filter(conn, "id", ids)
-        rows = conn.execute(
-            text(
-                "SELECT id, namespace, name, classification, tags, is_model, first_index, "
-                f"last_index, is_personal FROM lineage_datasets WHERE {where}"
-            ),
-            params,
+        rows = _by_id(
+            conn,
+            "SELECT id, namespace, name, classification, tags, is_model, first_index, "
+            "last_index, is_personal FROM lineage_datasets WHERE {ids}",
+            ids,
         )
-        for pk, ns, name, classification, tags, is_model, first, last, personal in rows.all():
+        for pk, ns, name, classification, tags, is_model, first, last, personal in rows:
             found[int(pk)] = {
                 "namespace": ns,
                 "name": name,
@@ -182,15 +180,13 @@ class LineageQueries:
 
     def _job_data(self, conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
         found: dict[int, dict[str, Any]] = {}
-        where, params = _id_filter(conn, "id", ids)
-        rows = conn.execute(
-            text(
-                "SELECT id, namespace, name, job_type, source_code_location, owners, "
-                f"first_index, last_index FROM lineage_jobs WHERE {where}"
-            ),
-            params,
+        rows = _by_id(
+            conn,
+            "SELECT id, namespace, name, job_type, source_code_location, owners, "
+            "first_index, last_index FROM lineage_jobs WHERE {ids}",
+            ids,
         )
-        for pk, ns, name, job_type, location, owners, first, last in rows.all():
+        for pk, ns, name, job_type, location, owners, first, last in rows:
             found[int(pk)] = {
                 "namespace": ns,
                 "name": name,
@@ -823,14 +819,15 @@ def _attach(graph: Graph, origin: str, destination: str, time: str, index: int) 
 
 
 def _id_filter(conn: Connection, column: str, ids: Iterable[int]) -> tuple[str, dict[str, Any]]:
-    """``column`` is one of ``ids``, as one statement shape whatever the number of ids.
+    """``column`` is one of ``ids`` (see :func:`~governance.lineage.projection.id_filter`)."""
+    where, value = id_filter(conn.dialect.name == "postgresql", column, ids)
+    return where, {"ids": value}
 
-    (A placeholder per id would make every list length a new statement to compile and cache.)
-    """
-    values = sorted(ids)
-    if conn.dialect.name == "postgresql":
-        return f"{column} = ANY(CAST(:ids AS BIGINT[]))", {"ids": values}
-    return f"{column} IN (SELECT value FROM json_each(:ids))", {"ids": json.dumps(values)}
+
+def _by_id(conn: Connection, sql: str, ids: Iterable[int]) -> Sequence[Any]:
+    """The rows of ``sql`` whose ``{ids}`` stands for "``id`` is one of ``ids``"."""
+    where, params = _id_filter(conn, "id", ids)
+    return conn.execute(text(sql.format(ids=where)), params).all()
 
 
 def _chunks(ids: Sequence[int], size: int = 500) -> list[Sequence[int]]:
