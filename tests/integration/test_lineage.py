@@ -1830,3 +1830,40 @@ def test_an_edge_asserted_by_many_runs_keeps_its_first_entries_as_of_any_time(
         assert edge["ledger_indexes"] == sorted(i for _, i in earliest), as_of
         first = min(when for i, when in posted if i in asserted)
         assert edge["first_seen"].startswith(first.replace("T00:00:00Z", ""))
+
+
+def test_an_event_whose_projection_fails_is_kept_and_recorded(
+    client: TestClient,
+    keys: dict[str, str],
+    runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A projection failure never fails the append: the event is acknowledged and stays in the
+    ledger, the hook's writes for its batch are rolled back, the follower then applies that batch
+    entry by entry and records why the failing one is missing; later events project as usual."""
+    from governance.lineage import projection
+
+    poison = new_run_id()
+    original = projection._Batch.lineage_event
+
+    def failing(self: Any, event: Any, index: int) -> None:
+        if event.run_id == poison:
+            raise RuntimeError("cannot project this one")
+        original(self, event, index)
+
+    monkeypatch.setattr(projection._Batch, "lineage_event", failing)
+    index = post_event(
+        client, keys["ingest"], run_event(poison, "fail", "job", time="2024-10-01T00:00:00Z")
+    )
+    assert runtime.ledger.payload(index) is not None
+    ok = new_run_id()
+    post_event(client, keys["ingest"], run_event(ok, "fail", "job", time="2024-10-02T00:00:00Z"))
+    runs = get_json(client, keys["auditor"], "/api/v1/runs", namespace="fail")  # catches up
+    assert [r["runId"] for r in runs["runs"]] == [ok]
+    with runtime.engine.connect() as conn:
+        recorded = conn.execute(
+            text("SELECT message FROM lineage_warnings WHERE ledger_index = :i AND position < 0"),
+            {"i": index},
+        ).all()
+    assert [r[0] for r in recorded] == ["not projected: RuntimeError"]
+    assert watermark(runtime.engine) == head_size(runtime)
