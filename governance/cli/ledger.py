@@ -16,6 +16,7 @@ from governance.cli.common import EXIT_FAILED_CHECK, EXIT_OK, settings_from_env
 from governance.ledger.audit import AuditReport, audit_database
 from governance.ledger.bundle import export_bundle, verify_bundle
 from governance.ledger.checkpoint import NoteVerifier
+from governance.lineage.projection import PROJECTED_KINDS
 from governance.runtime import Runtime
 
 app = typer.Typer(help="The verifiable ledger.", no_args_is_help=True)
@@ -158,9 +159,18 @@ def erase(
     """Delete an entry's payload and append an erasure entry (e.g. GDPR Art. 17).
 
     The envelope, chain and tree stay intact; audit and verify then report the entry as erased.
-    An attestation's recorded verdict loses its signer identity and failure detail as well.
+    An attestation's recorded verdict loses its signer identity and failure detail as well, and
+    an OpenLineage event or a classification leaves the lineage projection, which is rebuilt
+    without it (as `reindex` would).
     """
     with _runtime(start=True) as rt:
+        kind = rt.ledger.entry(index).kind
         receipt = rt.ledger.erase(index, reason)
         forget_signer(rt.engine, index)
-    typer.echo(f"erased payload of entry {index}; erasure recorded as entry {receipt.index}")
+        typer.echo(f"erased payload of entry {index}; erasure recorded as entry {receipt.index}")
+        if kind in PROJECTED_KINDS:
+            size, _root = rt.ledger.head()
+            rt.projector.reset()
+            with _progress("rebuilding the lineage projection", size) as advance:
+                rt.projector.catch_up(progress=advance)
+            typer.echo(f"lineage projection rebuilt from {size} ledger entries without it")

@@ -1867,3 +1867,52 @@ def test_an_event_whose_projection_fails_is_kept_and_recorded(
         ).all()
     assert [r[0] for r in recorded] == ["not projected: RuntimeError"]
     assert watermark(runtime.engine) == head_size(runtime)
+
+
+def test_erasing_an_event_removes_it_from_the_lineage_projection(
+    client: TestClient,
+    keys: dict[str, str],
+    runtime: Runtime,
+    cli_env: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """After `ledger erase` of an OpenLineage event, nothing it said is left in the projection
+    (its run, edges, facet history), and the projection equals a rebuild from the ledger."""
+    facet = governance_facet(personalData=True, consentRef="consent-42")
+    kept, erased = new_run_id(), new_run_id()
+    post_event(
+        client,
+        keys["ingest"],
+        run_event(
+            kept, "gdpr", "load", time="2024-10-01T00:00:00Z", outputs=(dataset("gdpr", "a"),)
+        ),
+    )
+    index = post_event(
+        client,
+        keys["ingest"],
+        run_event(
+            erased,
+            "gdpr",
+            "load",
+            time="2024-10-02T00:00:00Z",
+            outputs=(dataset("gdpr", "b", governance=facet),),
+        ),
+    )
+    assert erased in projected_run_ids(runtime)
+    out = run_cli(capsys, "ledger", "erase", "--index", str(index), "--reason", "Art. 17")
+    assert "lineage projection rebuilt" in out
+    assert projected_run_ids(runtime) == {kept}
+    with runtime.engine.connect() as conn:
+        facet_rows = conn.execute(
+            text("SELECT facets FROM lineage_dataset_facets WHERE ledger_index = :i"), {"i": index}
+        ).all()
+        edge_rows = conn.execute(
+            text("SELECT 1 FROM lineage_edges WHERE ledger_index = :i"), {"i": index}
+        ).all()
+        datasets = {r[0] for r in conn.execute(text("SELECT name FROM lineage_datasets"))}
+    assert facet_rows == []
+    assert edge_rows == []
+    assert datasets == {"a"}
+    before = snapshot(runtime.engine)
+    run_cli(capsys, "ledger", "reindex")
+    assert snapshot(runtime.engine) == before
