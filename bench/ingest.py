@@ -342,7 +342,7 @@ def serve_echo() -> None:
     configure_logging(settings.log_level, json_format=settings.log_json)
     upgrade(settings.database_url)
     load_or_create_signing_key(settings.signing_key_file)
-    app = create_app(settings)
+    app = create_app(settings, freeze_heap=True)
 
     async def echo(request: Request) -> Response:
         await request.body()

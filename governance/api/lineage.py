@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -15,7 +16,7 @@ from governance.auth.keys import Principal, Role
 from governance.errors import InputError
 from governance.lineage.classification import check_classification
 from governance.lineage.ingest import check_content_type, decode_body
-from governance.lineage.queries import MAX_DEPTH, Direction
+from governance.lineage.queries import MAX_DEPTH, Direction, Graph
 
 router = APIRouter(tags=["lineage"])
 READERS = (Role.AUDITOR, Role.GATE, Role.ADMIN)
@@ -92,10 +93,26 @@ async def post_batch(
     return JSONResponse({"results": [r.to_json() for r in results]}, status_code=status)
 
 
+_GRAPH_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The graph: nodes with their data and edges; each edge names the ledger "
+        "indexes that assert it",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
+
+def _graph_response(build: Callable[[], Graph]) -> JSONResponse:
+    """Build a graph and encode it (both off the event loop: a deep graph is megabytes)."""
+    return JSONResponse(build().to_json())
+
+
 @router.get(
     "/api/v1/lineage",
     summary="Marquez-compatible lineage graph around a node (both directions)",
     dependencies=QUERY_DEPENDENCIES,
+    response_class=JSONResponse,
+    responses=_GRAPH_RESPONSE,
 )
 async def marquez_lineage(
     request: Request,
@@ -103,16 +120,18 @@ async def marquez_lineage(
         str, Query(alias="nodeId", description="dataset:<ns>:<name> or job:<ns>:<name>")
     ],
     depth: Annotated[int, Query(ge=0, le=MAX_DEPTH)] = 20,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """``{"graph": [{"id", "type", "data", "inEdges", "outEdges"}]}``; edges name ledger indexes."""
-    graph = await run_in_threadpool(runtime(request).queries.marquez_lineage, node_id, depth)
-    return graph.to_json()
+    queries = runtime(request).queries
+    return await run_in_threadpool(_graph_response, lambda: queries.marquez_lineage(node_id, depth))
 
 
 @router.get(
     "/api/v1/lineage/graph",
     summary="Lineage graph of a dataset, job or run, in a direction, as of a time",
     dependencies=QUERY_DEPENDENCIES,
+    response_class=JSONResponse,
+    responses=_GRAPH_RESPONSE,
 )
 async def lineage_graph(
     request: Request,
@@ -124,15 +143,17 @@ async def lineage_graph(
     as_of: Annotated[
         datetime | None, Query(description="RFC 3339: only edges whose event time is at or before")
     ] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """For ``type=run`` dataset nodes are versions (``…@<writer run id>``)."""
     if type_ != "run" and not namespace:
         raise InputError("namespace is required for datasets and jobs")
     queries = runtime(request).queries
-    graph = await run_in_threadpool(
-        lambda: queries.graph(type_, namespace, name, direction=direction, depth=depth, as_of=as_of)
+    return await run_in_threadpool(
+        _graph_response,
+        lambda: queries.graph(
+            type_, namespace, name, direction=direction, depth=depth, as_of=as_of
+        ),
     )
-    return graph.to_json()
 
 
 @router.get(

@@ -56,7 +56,7 @@ def serve(
     # The app opens the runtime in its lifespan and closes it there, so a SIGTERM (after which
     # uvicorn re-raises the signal) still drains the writer and closes the database.
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, freeze_heap=True),
         host=host or settings.host,
         port=port or settings.port,
         log_config=None,

@@ -9,6 +9,7 @@ problem and must leave the ledger exactly as it was.
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 import json
 from collections.abc import Iterator
@@ -762,3 +763,20 @@ def test_openapi_lists_the_api(client: TestClient) -> None:
         "proofs/consistency",
     ):
         assert "get" in paths[f"{LEDGER}/{path}"], path
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_a_served_app_freezes_its_startup_heap(
+    settings: Settings, runtime: Runtime, freeze: bool
+) -> None:
+    """`governance serve` builds the app with freeze_heap: once started, what is alive moves to
+    the collector's permanent generation so full collections stop re-walking it. The default
+    (tests, embedding) leaves the collector alone."""
+    gc.unfreeze()
+    try:
+        with TestClient(create_app(settings, runtime, freeze_heap=freeze)) as client:
+            assert client.get("/healthz").status_code == 200
+            frozen = gc.get_freeze_count()
+        assert (frozen > 10_000) is freeze, frozen
+    finally:
+        gc.unfreeze()
