@@ -20,6 +20,9 @@ Timed, ``--queries`` random datasets of the 10 deepest layers, ``--repeats`` tim
 
 * ``graph("dataset", ns, name, direction=UPSTREAM, depth=10)``, and the same ``as_of`` day 30;
 * ``marquez_lineage("dataset:ns:name", depth=10)`` (both directions) on ``--marquez`` of them;
+* the upstream query through ``GET /api/v1/lineage/graph`` of the app ``governance serve`` builds
+  (auditor key, in-process client: routing, auth, the projection check and JSON encoding, no
+  network);
 * baseline: one indexed ``SELECT`` of a dataset's writer edges (the statement the traversal runs
   per hop, for one id), on a pooled connection of the same engine.
 
@@ -51,6 +54,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from fastapi.testclient import TestClient
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
@@ -65,10 +69,13 @@ from bench.ledger import (
     say,
     verdict,
 )
+from governance.api.app import create_app
+from governance.config import Settings
 from governance.db import create_db_engine, upgrade
 from governance.lineage.models import EVIDENCE_PER_EDGE, stable_id
 from governance.lineage.projection import dataset_id, job_id, run_pk
 from governance.lineage.queries import FAR_FUTURE, Direction, Graph, LineageQueries
+from governance.runtime import Runtime
 
 LAYERS = 50
 DEEP_LAYERS = 10  # queries start from datasets of the deepest layers
@@ -599,7 +606,27 @@ def bench_backend(env: Env, backend: str, args: argparse.Namespace, report: Repo
         def marquez(d: Dataset) -> None:
             queries.marquez_lineage(f"dataset:{d.namespace}:{d.name}", depth=DEPTH)
 
+        # The same query through the service's HTTP API, as `governance serve` builds it
+        # (in-process client: no network, but routing, auth, the projection check, encoding).
+        settings = Settings(
+            database_url=url, signing_key_file=env.tmp / f"{backend}-http.key", log_json=False
+        )
+        runtime = Runtime.open(settings)
+        auth = {"Authorization": f"Bearer {runtime.keys.create('auditor', 'bench')[1]}"}
+        client = TestClient(create_app(settings, runtime, freeze_heap=True))
+        client.__enter__()
+
+        def http(d: Dataset) -> None:
+            params = {"type": "dataset", "namespace": d.namespace, "name": d.name}
+            params |= {"direction": "upstream", "depth": str(DEPTH)}
+            response = client.get("/api/v1/lineage/graph", params=params, headers=auth)
+            if response.status_code != 200:
+                raise RuntimeError(f"GET /api/v1/lineage/graph: {response.status_code}")
+
+        for d in sample[:20]:
+            http(d)
         plain, as_of, mq, baseline = Latency(), Latency(), Latency(), Latency()
+        web = Latency()
         pauses: list[GcWatch] = []
         for rep in range(args.repeats):
             with GcWatch() as watch:
@@ -607,6 +634,7 @@ def bench_backend(env: Env, backend: str, args: argparse.Namespace, report: Repo
             pauses.append(watch)
             as_of.add(timed(sample, lambda d: upstream(queries, d, AS_OF)))
             baseline.add(timed(sample, base))
+            web.add(timed(sample, http))
             if marquez_sample:
                 mq.add(timed(marquez_sample, marquez))
             say(
@@ -614,6 +642,7 @@ def bench_backend(env: Env, backend: str, args: argparse.Namespace, report: Repo
                 f"{fmt_ms(plain.p99[-1])}; as_of {fmt_ms(as_of.p50[-1])} / "
                 f"{fmt_ms(as_of.p99[-1])}; marquez "
                 + (f"{fmt_ms(mq.p50[-1])} / {fmt_ms(mq.p99[-1])}" if marquez_sample else "-")
+                + f"; HTTP {fmt_ms(web.p50[-1])} / {fmt_ms(web.p99[-1])}"
                 + f"; baseline SELECT {fmt_ms(baseline.p50[-1])} / {fmt_ms(baseline.p99[-1])}"
             )
             say(
@@ -621,6 +650,8 @@ def bench_backend(env: Env, backend: str, args: argparse.Namespace, report: Repo
                 f"{fmt_ms(watch.seconds / max(watch.count, 1))} on average; SQLAlchemy's "
                 f"compiled-statement cache holds {compiled_cache_entries(engine):,} statements"
             )
+        client.__exit__(None, None, None)
+        runtime.close()
     finally:
         gc.unfreeze()
         engine.dispose()
@@ -666,6 +697,7 @@ def bench_backend(env: Env, backend: str, args: argparse.Namespace, report: Repo
         )
     )
     add(f"  as_of day {DAYS // 2}", as_of, sizes_as_of, True)
+    add("  GET /api/v1/lineage/graph (in-process client)", web, None, True)
     if marquez_sample:
         add(f"marquez_lineage depth {DEPTH} (x{len(marquez_sample)})", mq, None, False)
 
