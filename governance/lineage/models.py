@@ -7,6 +7,7 @@ of the event that asserted it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 from sqlalchemy import BigInteger, Column, Index, Integer, String, Text
@@ -16,8 +17,9 @@ _Big = BigInteger()
 _Key = BigInteger().with_variant(Integer(), "sqlite")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def stable_id(*parts: str) -> int:
-    """A deterministic positive 63-bit id for a natural key."""
+    """A deterministic positive 63-bit id for a natural key (recent ones are remembered)."""
     digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
 

@@ -164,10 +164,31 @@ class _Run:
 
 @dataclass(slots=True)
 class _Folded:
+    """A job-dataset edge row: the first asserting edges as stored (see the model)."""
+
     count: int
-    items: list[tuple[str, int]]  # (event time, ledger index), the first EVIDENCE_PER_EDGE
+    indexes: str
+    times: str
     new: bool = False
     dirty: bool = False
+    changed: bool = False  # the kept edges changed, not only the count
+
+    def add(self, time: str, index: int) -> None:
+        """One more asserting edge: kept if it is among the first by (event time, index)."""
+        self.count += 1
+        self.dirty = True
+        last = (self.times.rpartition(" ")[2], int(self.indexes.rpartition(" ")[2]))
+        if (time, index) > last:
+            if self.count > EVIDENCE_PER_EDGE:
+                return  # later than every kept edge, and there is no room
+            self.indexes += f" {index}"
+            self.times += f" {time}"
+        else:
+            kept = zip(self.times.split(" "), map(int, self.indexes.split(" ")), strict=True)
+            items = sorted([*kept, (time, index)])[:EVIDENCE_PER_EDGE]
+            self.indexes = " ".join(str(i) for _, i in items)
+            self.times = " ".join(t for t, _ in items)
+        self.changed = True
 
 
 def _merge(current: dict[str, Any], current_time: str, new: dict[str, Any], time: str) -> str:
@@ -304,8 +325,7 @@ class _Batch:
             "job_id",
             jobs,
         ):
-            items = list(zip(times.split(" "), map(int, indexes.split(" ")), strict=True))
-            self.folded[(int(job), direction, int(dataset))] = _Folded(int(count), items)
+            self.folded[(int(job), direction, int(dataset))] = _Folded(int(count), indexes, times)
         self.loaded_folded_jobs |= jobs
 
     # -- applying, in memory ---------------------------------------------------------------------
@@ -473,12 +493,9 @@ class _Batch:
         key = (job, direction, dataset)
         row = self.folded.get(key)
         if row is None:
-            self.folded[key] = _Folded(1, [(time, index)], new=True)
-            return
-        row.count += 1
-        row.dirty = True
-        if len(row.items) < EVIDENCE_PER_EDGE or (time, index) < row.items[-1]:
-            row.items = sorted([*row.items, (time, index)])[:EVIDENCE_PER_EDGE]
+            self.folded[key] = _Folded(1, str(index), time, new=True)
+        else:
+            row.add(time, index)
 
     def column_lineage(self, output: DatasetRef, out_pk: int, index: int) -> None:
         facet = output.facets.get("columnLineage")
@@ -758,19 +775,15 @@ class _Batch:
     def _flush_folded(self) -> None:
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
+        counts: list[dict[str, Any]] = []
         for (job, direction, dataset), row in self.folded.items():
-            if not (row.new or row.dirty):
-                continue
-            values = {
-                "j": job,
-                "dir": direction,
-                "d": dataset,
-                "t": row.items[0][0],
-                "n": row.count,
-                "i": " ".join(str(i) for _, i in row.items),
-                "ts": " ".join(t for t, _ in row.items),
-            }
-            (inserts if row.new else updates).append(values)
+            key = {"j": job, "dir": direction, "d": dataset, "n": row.count}
+            if row.new or row.changed:
+                first = row.times.partition(" ")[0]
+                values = key | {"t": first, "i": row.indexes, "ts": row.times}
+                (inserts if row.new else updates).append(values)
+            elif row.dirty:
+                counts.append(key)
         self._many(
             "INSERT INTO lineage_job_dataset_edges (job_id, direction, dataset_id, first_time, "
             "evidence_count, evidence_indexes, evidence_times) "
@@ -782,6 +795,11 @@ class _Batch:
             "evidence_indexes = :i, evidence_times = :ts "
             "WHERE job_id = :j AND direction = :dir AND dataset_id = :d",
             updates,
+        )
+        self._many(
+            "UPDATE lineage_job_dataset_edges SET evidence_count = :n "
+            "WHERE job_id = :j AND direction = :dir AND dataset_id = :d",
+            counts,
         )
 
 
