@@ -123,6 +123,7 @@ class _Job:
     last_index: int
     new: bool = False
     dirty: bool = False
+    text: str | None = None  # the facets as stored, while they are unchanged
 
 
 @dataclass(slots=True)
@@ -141,6 +142,7 @@ class _Dataset:
     last_index: int
     new: bool = False
     dirty: bool = False
+    text: str | None = None  # the facets as stored, while they are unchanged
 
 
 @dataclass(slots=True)
@@ -160,6 +162,7 @@ class _Run:
     last_index: int
     new: bool = False
     dirty: bool = False
+    text: str | None = None  # the facets as stored, while they are unchanged
 
 
 @dataclass(slots=True)
@@ -191,17 +194,25 @@ class _Folded:
         self.changed = True
 
 
-def _merge(current: dict[str, Any], current_time: str, new: dict[str, Any], time: str) -> str:
-    """Merge ``new`` facets into ``current`` in place; returns the merged facets' time.
+def _merge(
+    current: dict[str, Any], current_time: str, new: dict[str, Any], time: str
+) -> tuple[str, bool]:
+    """Merge ``new`` facets into ``current`` in place: (the merged facets' time, whether changed).
 
     Newer events override facets of the same name; older ones only fill in what is missing.
     """
+    changed = False
     if time >= current_time:
-        current.update(new)
-        return time
+        for key, value in new.items():
+            if key not in current or current[key] != value:
+                current[key] = value
+                changed = True
+        return time, changed
     for key, value in new.items():
-        current.setdefault(key, value)
-    return current_time
+        if key not in current:
+            current[key] = value
+            changed = True
+    return current_time, changed
 
 
 class _Batch:
@@ -279,15 +290,32 @@ class _Batch:
             "id",
             jobs,
         ):
-            self.jobs[int(pk)] = _Job(ns, name, json.loads(facets), ftime, first, last)
-        for row in self._select_ids(
+            self.jobs[int(pk)] = _Job(ns, name, json.loads(facets), ftime, first, last, text=facets)
+        for (
+            pk,
+            ns,
+            name,
+            facets_text,
+            ftime,
+            classification,
+            classification_index,
+            source,
+            tags,
+            is_model,
+            is_personal,
+            first,
+            last,
+        ) in self._select_ids(
             "SELECT id, namespace, name, facets, facets_time, classification, "
             "classification_index, classification_source, tags, is_model, is_personal, "
             "first_index, last_index FROM lineage_datasets WHERE {ids}",
             "id",
             datasets,
         ):
-            self.datasets[int(row[0])] = _Dataset(row[1], row[2], json.loads(row[3]), *row[4:])
+            self.datasets[int(pk)] = _Dataset(
+                ns, name, json.loads(facets_text), ftime, classification, classification_index,
+                source, tags, is_model, is_personal, first, last, text=facets_text,
+            )  # fmt: skip
         for (
             pk,
             rid,
@@ -313,7 +341,7 @@ class _Batch:
             facets = json.loads(facets_text) if facets_text else {}
             self.runs[int(pk)] = _Run(
                 rid, job, state, state_time, started, ended, first_time, last_time, parent, root,
-                facets, first, last,
+                facets, first, last, text=facets_text,
             )  # fmt: skip
         self._load_folded(jobs)
 
@@ -340,7 +368,9 @@ class _Batch:
         if row is None:
             self.jobs[pk] = _Job(namespace, name, dict(facets), time, index, index, new=True)
             return pk
-        row.facets_time = _merge(row.facets, row.facets_time, facets, time)
+        row.facets_time, changed = _merge(row.facets, row.facets_time, facets, time)
+        if changed:
+            row.text = None
         row.last_index = index
         row.dirty = True
         return pk
@@ -378,7 +408,8 @@ class _Batch:
             row.started_at = time
         if state in _TERMINAL and (row.ended_at is None or time > row.ended_at):
             row.ended_at = time
-        _merge(row.facets, row.last_event_time, event.run_facets, time)
+        if _merge(row.facets, row.last_event_time, event.run_facets, time)[1]:
+            row.text = None
         row.job_id = job_pk
         row.first_event_time = min(row.first_event_time, time)
         row.last_event_time = max(row.last_event_time, time)
@@ -396,7 +427,9 @@ class _Batch:
             merged, merged_time = dict(ref.facets), time
         else:
             merged = row.facets
-            merged_time = _merge(merged, row.facets_time, ref.facets, time)
+            merged_time, changed = _merge(merged, row.facets_time, ref.facets, time)
+            if changed:
+                row.text = None
         # Only a facet this event carries classifies; the merged facets would re-apply old ones.
         governance = ref.facets.get("governance")
         classification = _dumps(governance) if isinstance(governance, dict) else None
@@ -678,7 +711,7 @@ class _Batch:
                 "jt": _dumps(job_type) if isinstance(job_type, dict) and job_type else None,
                 "loc": location.get("url") if isinstance(location, dict) else None,
                 "owners": _dumps(owners) if owners else None,
-                "facets": _dumps(merged),
+                "facets": row.text if row.text is not None else _dumps(merged),
                 "ft": row.facets_time,
                 "fi": row.first_index,
                 "li": row.last_index,
@@ -715,7 +748,7 @@ class _Batch:
                 "lt": row.last_event_time,
                 "parent": row.parent_run_id,
                 "root": row.root_run_id,
-                "facets": _dumps(row.facets),
+                "facets": row.text if row.text is not None else _dumps(row.facets),
                 "fi": row.first_index,
                 "li": row.last_index,
             }
@@ -745,7 +778,7 @@ class _Batch:
                 "id": pk,
                 "ns": row.namespace,
                 "name": row.name,
-                "facets": _dumps(row.facets),
+                "facets": row.text if row.text is not None else _dumps(row.facets),
                 "ft": row.facets_time,
                 "cls": row.classification,
                 "ci": row.classification_index,
