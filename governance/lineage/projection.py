@@ -1,10 +1,13 @@
 """Projects ledger entries into the lineage tables, in ledger order, exactly once.
 
 A watermark row (``lineage_projection_state.next_index``) says how far the projection has applied
-the ledger. :meth:`Projector.catch_up` applies every lineage entry between the watermark and the
-committed head in one transaction that also advances the watermark, so a crash, a restart or a
-second process can neither skip nor repeat an entry. ``ledger reindex`` empties the tables, resets
-the watermark and catches up from entry 0; ids are deterministic, so the rebuild is identical.
+the ledger, and every write to the projection advances it in the same transaction, so a crash, a
+restart or a second process can neither skip nor repeat an entry. Normally the ledger writer
+projects each batch inside the batch's own transaction (:meth:`Projector.on_append`, an append
+hook); :meth:`Projector.catch_up` applies whatever that did not, in chunks. Either way a run of
+entries is applied as a :class:`_Batch`: the rows it touches are read once, changed in memory and
+written back once. ``ledger reindex`` empties the tables, resets the watermark and catches up
+from entry 0; ids are deterministic, so the rebuild is identical.
 """
 
 from __future__ import annotations
