@@ -932,10 +932,6 @@ class Projector:
             except Exception:
                 log.exception("the lineage projection could not catch up; retrying")
 
-    def applied(self) -> int:
-        """Entries below this index are reflected in the projection (as last seen here)."""
-        return self._applied
-
     def behind(self) -> bool:
         """Whether the ledger holds entries the projection has not applied (a plain read)."""
         with self._engine.connect() as conn:
