@@ -941,8 +941,6 @@ class Projector:
                     "LEFT JOIN lineage_projection_state s ON s.id = 1 WHERE h.id = 1"
                 )
             ).one()
-        if row[1] is not None:
-            self._applied = max(self._applied, int(row[1]))
         return row[1] is None or int(row[1]) < int(row[0])
 
     # -- the append hook ---------------------------------------------------------------------
