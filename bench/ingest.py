@@ -27,7 +27,6 @@ Ratios are "lineage / echo" for throughput (higher is better) and latency (lower
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import math
 import os
@@ -39,7 +38,6 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,14 +57,14 @@ from bench.ledger import (
     _free_port,
     _http_get,
     _ledger_metrics,
-    _proc_cpu_seconds,
-    _read_response,
     _run_wrk,
+    client_process_entry,
     fmt_ms,
     fmt_rate,
+    measure_load,
     median,
-    pct,
     pg_reachable,
+    raw_socket_workers,
     run_client_process,
     say,
     verdict,
@@ -248,64 +246,12 @@ async def _client_main(spec: dict[str, Any]) -> dict[str, Any]:
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {spec['key']}"
         "\r\nContent-Type: application/json\r\nContent-Length: "
     ).encode()
-    measure_from = time.perf_counter() + spec["warmup"]
-    stop_at = measure_from + spec["seconds"]
-    latencies: list[float] = []
-    counts = {"ok": 0, "ok_total": 0, "errors": 0}
 
-    async def worker(number: int) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            seq = 0
-            while (started := time.perf_counter()) < stop_at:
-                seq += 1
-                body = render(rng.choice(templates), _uuid_ish(rng, number, seq), time.time(), seq)
-                writer.write(head + b"%d\r\n\r\n" % len(body) + body)
-                status = await _read_response(reader)
-                ended = time.perf_counter()
-                if 200 <= status < 300:
-                    counts["ok_total"] += 1
-                if started >= measure_from and ended <= stop_at:
-                    if 200 <= status < 300:
-                        counts["ok"] += 1
-                        latencies.append(ended - started)
-                    else:
-                        counts["errors"] += 1
-        finally:
-            writer.close()
+    def request(worker: int, seq: int) -> bytes:
+        body = render(rng.choice(templates), _uuid_ish(rng, worker, seq), time.time(), seq)
+        return head + b"%d\r\n\r\n" % len(body) + body
 
-    cpu: dict[str, float] = {}
-
-    async def sample_cpu() -> None:
-        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
-        cpu["server"], cpu["client"] = _proc_cpu_seconds(spec["server_pid"]), time.process_time()
-        await asyncio.sleep(max(0.0, stop_at - time.perf_counter()))
-        cpu["server"] = _proc_cpu_seconds(spec["server_pid"]) - cpu["server"]
-        cpu["client"] = time.process_time() - cpu["client"]
-
-    sampler = asyncio.ensure_future(sample_cpu())
-    await asyncio.gather(*(worker(w + 1) for w in range(spec["concurrency"])))
-    await sampler
-    latencies.sort()
-    return {
-        **counts,
-        "window": spec["seconds"],
-        "server_cpu": cpu["server"],
-        "client_cpu": cpu["client"],
-        "p50": pct(latencies, 50),
-        "p99": pct(latencies, 99),
-    }
-
-
-def client_entry(raw_spec: str) -> None:
-    spec = json.loads(raw_spec)
-    try:
-        import uvloop
-
-        runner: Callable[[Any], Any] = uvloop.run
-    except ImportError:
-        runner = asyncio.run
-    print(json.dumps(runner(_client_main(spec))), flush=True)
+    return await measure_load(spec, lambda window: raw_socket_workers(spec, window, request))
 
 
 def _run_python_client(
@@ -728,6 +674,6 @@ if __name__ == "__main__":
         serve_echo()
         sys.exit(0)
     if len(sys.argv) > 2 and sys.argv[1] == "--http-client":
-        client_entry(sys.argv[2])
+        client_process_entry(sys.argv[2], _client_main)
         sys.exit(0)
     sys.exit(main(sys.argv[1:]))

@@ -53,7 +53,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -827,16 +827,100 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
+@dataclass
+class LoadWindow:
+    """A client's measuring window: what it counts inside it (after the warm-up)."""
+
+    measure_from: float
+    stop_at: float
+    latencies: list[float] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: {"ok": 0, "ok_total": 0, "errors": 0})
+
+    def record(self, started: float, ended: float, status: int) -> None:
+        """One request: 2xx in total, and (inside the window) its latency or an error."""
+        if 200 <= status < 300:
+            self.counts["ok_total"] += 1
+        if started >= self.measure_from and ended <= self.stop_at:
+            if 200 <= status < 300:
+                self.counts["ok"] += 1
+                self.latencies.append(ended - started)
+            else:
+                self.counts["errors"] += 1
+
+
+async def measure_load(
+    spec: dict[str, Any], run_workers: Callable[[LoadWindow], Awaitable[object]]
+) -> dict[str, Any]:
+    """Run ``run_workers`` over the spec's warm-up and window; counts, latency and CPU as JSON.
+
+    Server and client CPU are sampled over exactly the measured window.
+    """
+    measure_from = time.perf_counter() + spec["warmup"]
+    window = LoadWindow(measure_from, measure_from + spec["seconds"])
+    cpu: dict[str, float] = {}
+
+    async def sample_cpu() -> None:
+        await asyncio.sleep(max(0.0, window.measure_from - time.perf_counter()))
+        cpu["server"] = _proc_cpu_seconds(spec["server_pid"])
+        cpu["client"] = time.process_time()
+        await asyncio.sleep(max(0.0, window.stop_at - time.perf_counter()))
+        cpu["server"] = _proc_cpu_seconds(spec["server_pid"]) - cpu["server"]
+        cpu["client"] = time.process_time() - cpu["client"]
+
+    sampler = asyncio.ensure_future(sample_cpu())
+    await run_workers(window)
+    await sampler
+    window.latencies.sort()
+    return {
+        **window.counts,
+        "window": spec["seconds"],
+        "server_cpu": cpu["server"],
+        "client_cpu": cpu["client"],
+        "p50": pct(window.latencies, 50),
+        "p99": pct(window.latencies, 99),
+    }
+
+
+async def raw_socket_workers(
+    spec: dict[str, Any], window: LoadWindow, request: Callable[[int, int], bytes]
+) -> None:
+    """``spec["concurrency"]`` keep-alive connections, each sending ``request(worker, seq)``
+    (workers and sequence numbers from 1) and reading the response, until the window ends."""
+
+    async def worker(number: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", spec["port"])
+        try:
+            seq = 0
+            while (started := time.perf_counter()) < window.stop_at:
+                seq += 1
+                writer.write(request(number, seq))
+                status = await _read_response(reader)
+                window.record(started, time.perf_counter(), status)
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(worker(w + 1) for w in range(spec["concurrency"])))
+
+
+def client_process_entry(
+    raw_spec: str, main: Callable[[dict[str, Any]], Coroutine[Any, Any, dict[str, Any]]]
+) -> None:
+    """A client process's entry point: run ``main(spec)`` (on uvloop if installed), print JSON."""
+    spec = json.loads(raw_spec)
+    try:
+        import uvloop
+
+        runner: Callable[[Any], Any] = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    print(json.dumps(runner(main(spec))), flush=True)
+
+
 async def _client_main(spec: dict[str, Any]) -> dict[str, Any]:
-    port, mode, nonce = spec["port"], spec["mode"], spec["nonce"]
+    port, nonce = spec["port"], spec["nonce"]
     host = f"127.0.0.1:{port}"
-    post = mode == "post"
+    post = spec["mode"] == "post"
     pad = "p" * 200
-    now = time.perf_counter()
-    measure_from = now + spec["warmup"]
-    stop_at = measure_from + spec["seconds"]
-    latencies: list[float] = []
-    counts = {"ok": 0, "ok_total": 0, "errors": 0}
 
     def body(worker: int, seq: int) -> bytes:
         return f'{{"bench":"{nonce}","w":{worker},"n":{seq},"pad":"{pad}"}}'.encode()
@@ -851,83 +935,31 @@ async def _client_main(spec: dict[str, Any]) -> dict[str, Any]:
             f"Content-Length: {len(data)}\r\n\r\n"
         ).encode() + data
 
-    def record(started: float, ended: float, status: int) -> None:
-        if 200 <= status < 300:
-            counts["ok_total"] += 1
-        if started >= measure_from and ended <= stop_at:
-            if 200 <= status < 300:
-                counts["ok"] += 1
-                latencies.append(ended - started)
-            else:
-                counts["errors"] += 1
-
-    async def raw_worker(worker: int) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            seq = 0
-            while (started := time.perf_counter()) < stop_at:
-                writer.write(raw_request(worker, seq))
-                seq += 1
-                status = await _read_response(reader)
-                record(started, time.perf_counter(), status)
-        finally:
-            writer.close()
-
-    async def httpx_worker(worker: int, client: Any) -> None:
-        seq = 0
-        headers = {"Authorization": f"Bearer {spec['key']}", "Content-Type": "application/json"}
-        while (started := time.perf_counter()) < stop_at:
-            if post:
-                resp = await client.post(
-                    "/api/v1/evidence", content=body(worker, seq), headers=headers
-                )
-            else:
-                resp = await client.get("/healthz")
-            seq += 1
-            record(started, time.perf_counter(), resp.status_code)
-
-    cpu: dict[str, float] = {}
-
-    async def sample_cpu() -> None:
-        # Server and client CPU over exactly the measured window.
-        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
-        cpu["server"] = _proc_cpu_seconds(spec["server_pid"])
-        cpu["client"] = time.process_time()
-        await asyncio.sleep(max(0.0, stop_at - time.perf_counter()))
-        cpu["server"] = _proc_cpu_seconds(spec["server_pid"]) - cpu["server"]
-        cpu["client"] = time.process_time() - cpu["client"]
-
-    concurrency = spec["concurrency"]
-    sampler = asyncio.ensure_future(sample_cpu())
-    if spec["flavour"] == "httpx":
+    async def httpx_workers(window: LoadWindow) -> None:
         import httpx
 
+        concurrency = spec["concurrency"]
+        headers = {"Authorization": f"Bearer {spec['key']}", "Content-Type": "application/json"}
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+        async def worker(number: int, client: Any) -> None:
+            seq = 0
+            while (started := time.perf_counter()) < window.stop_at:
+                seq += 1
+                if post:
+                    resp = await client.post(
+                        "/api/v1/evidence", content=body(number, seq), headers=headers
+                    )
+                else:
+                    resp = await client.get("/healthz")
+                window.record(started, time.perf_counter(), resp.status_code)
+
         async with httpx.AsyncClient(base_url=f"http://{host}", limits=limits) as client:
-            await asyncio.gather(*(httpx_worker(w, client) for w in range(concurrency)))
-    else:
-        await asyncio.gather(*(raw_worker(w) for w in range(concurrency)))
-    await sampler
-    latencies.sort()
-    return {
-        **counts,
-        "window": spec["seconds"],
-        "server_cpu": cpu["server"],
-        "client_cpu": cpu["client"],
-        "p50": pct(latencies, 50),
-        "p99": pct(latencies, 99),
-    }
+            await asyncio.gather(*(worker(w + 1, client) for w in range(concurrency)))
 
-
-def http_client_entry(raw_spec: str) -> None:
-    spec = json.loads(raw_spec)
-    try:
-        import uvloop
-
-        runner: Callable[[Any], Any] = uvloop.run
-    except ImportError:
-        runner = asyncio.run
-    print(json.dumps(runner(_client_main(spec))), flush=True)
+    if spec["flavour"] == "httpx":
+        return await measure_load(spec, httpx_workers)
+    return await measure_load(spec, lambda window: raw_socket_workers(spec, window, raw_request))
 
 
 # ------------------------------------------------------------- 3-5. a big ledger: fill once
@@ -1361,6 +1393,6 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "_http-client":
-        http_client_entry(sys.argv[2])
+        client_process_entry(sys.argv[2], _client_main)
         sys.exit(0)
     sys.exit(main(sys.argv[1:]))
