@@ -58,12 +58,12 @@ from bench.ledger import (
     _http_get,
     _ledger_metrics,
     _run_wrk,
+    choose_backends,
     client_process_entry,
     fmt_ms,
     fmt_rate,
     measure_load,
     median,
-    pg_reachable,
     raw_socket_workers,
     run_client_process,
     say,
@@ -626,16 +626,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     report = Report()
-    if "postgresql" in backends:
-        problem = pg_reachable(args.pg_url)
-        if problem is not None:
-            if args.backend == "postgresql":
-                raise SystemExit(f"PostgreSQL at {args.pg_url} is not reachable: {problem}")
-            say(f"PostgreSQL is not reachable ({problem}); SQLite only")
-            report.notes.append("PostgreSQL was skipped: not reachable.")
-            backends = ["sqlite"]
+    backends = choose_backends(args.backend, args.pg_url, report)
     templates = event_templates()
     check_events(templates)
     smallest, mean, largest = body_sizes(templates)

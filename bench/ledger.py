@@ -227,6 +227,24 @@ class Env:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def choose_backends(choice: str, pg_url: str, report: Report) -> list[str]:
+    """The backends a bench run covers (``--backend``): PostgreSQL only if it is reachable.
+
+    Asked for PostgreSQL alone and it is not reachable: exit with the reason. Asked for both:
+    SQLite only, and the report says why.
+    """
+    backends = ["sqlite", "postgresql"] if choice == "both" else [choice]
+    if "postgresql" in backends:
+        problem = pg_reachable(pg_url)
+        if problem is not None:
+            if choice == "postgresql":
+                raise SystemExit(f"PostgreSQL at {pg_url} is not reachable: {problem}")
+            say(f"PostgreSQL is not reachable ({problem}); SQLite only")
+            report.notes.append("PostgreSQL was skipped: not reachable.")
+            backends = ["sqlite"]
+    return backends
+
+
 def pg_reachable(url: str) -> str | None:
     """None when PostgreSQL answers, else why not."""
     engine = create_engine(url, connect_args={"connect_timeout": 5})
@@ -1340,16 +1358,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     report = Report()
-    if "postgresql" in backends:
-        problem = pg_reachable(args.pg_url)
-        if problem is not None:
-            if args.backend == "postgresql":
-                raise SystemExit(f"PostgreSQL at {args.pg_url} is not reachable: {problem}")
-            say(f"PostgreSQL is not reachable ({problem}); SQLite only")
-            report.notes.append("PostgreSQL was skipped: not reachable.")
-            backends = ["sqlite"]
+    backends = choose_backends(args.backend, args.pg_url, report)
     say(
         f"ledger bench: backends {', '.join(backends)}; steps {', '.join(sorted(args.steps))}; "
         f"{'quick' if args.quick else 'full'} mode; {os.cpu_count()} CPUs; "

@@ -64,8 +64,8 @@ from bench.ledger import (
     Latency,
     Report,
     Row,
+    choose_backends,
     median,
-    pg_reachable,
     say,
     verdict,
 )
@@ -729,16 +729,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     report = Report()
-    if "postgresql" in backends:
-        problem = pg_reachable(args.pg_url)
-        if problem is not None:
-            if args.backend == "postgresql":
-                raise SystemExit(f"PostgreSQL at {args.pg_url} is not reachable: {problem}")
-            say(f"PostgreSQL is not reachable ({problem}); SQLite only")
-            report.notes.append("PostgreSQL was skipped: not reachable.")
-            backends = ["sqlite"]
+    backends = choose_backends(args.backend, args.pg_url, report)
     say(
         f"lineage bench: backends {', '.join(backends)}; ~{args.edges:,} edges; "
         f"{args.queries} queries x {args.repeats} repeats; {os.cpu_count()} CPUs; "
