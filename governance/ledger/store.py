@@ -239,6 +239,9 @@ class Ledger:
             self._queue.put(_STOP)
             writer.join()
         if self._writer_conn is not None:
+            if not self._dialect.postgres:
+                with suppress(Exception):
+                    self._writer_conn.cursor().execute("PRAGMA temp_store=DEFAULT")
             self._writer_conn.close()
             self._writer_conn = None
 
@@ -412,7 +415,14 @@ class Ledger:
 
     def _connection(self) -> Any:
         if self._writer_conn is None:
-            self._writer_conn = self._engine.raw_connection()
+            conn = self._engine.raw_connection()
+            if not self._dialect.postgres:
+                # The append hooks' savepoint journals every page a hook changes; in a file
+                # (SQLite's default) that is a temporary file created, written and deleted for
+                # every batch. This connection is the writer's alone, so its few hundred KiB
+                # per batch stay in memory.
+                conn.cursor().execute("PRAGMA temp_store=MEMORY")
+            self._writer_conn = conn
         return self._writer_conn
 
     def _drop_writer_conn(self) -> None:

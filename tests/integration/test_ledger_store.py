@@ -297,3 +297,51 @@ def test_a_failing_hook_never_loses_an_append(runtime: Runtime) -> None:
     assert calls == [r.index for r in receipts]
     assert "rolled-back" not in _namespaces(runtime)
     assert runtime.ledger.head()[0] == receipts[-1].index + 1
+
+
+def _temporary_files() -> set[str]:
+    """SQLite temporary files this process holds open (they are unlinked at once: ``(deleted)``)."""
+    found = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = str(fd.readlink())
+        except OSError:
+            continue
+        if "etilqs_" in target:
+            found.add(target)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to list open files")
+def test_hook_savepoint_journal_stays_in_memory(sqlite_database: Any, tmp_path: Path) -> None:
+    """On SQLite a hook that rewrites many existing pages journals them for its savepoint in
+    memory: no temporary file is created per batch. Readers keep SQLite's default."""
+    settings = Settings(
+        database_url=sqlite_database.url,
+        signing_key_file=tmp_path / "keys" / "checkpoint.key",
+        log_json=False,
+    )
+    rt = Runtime.open(settings)
+    try:
+        with rt.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600) "
+                "INSERT INTO lineage_namespaces (name, first_index) "
+                "SELECT printf('%0900d', i), 0 FROM n"
+            )
+        open_during_hook: list[set[str]] = []
+
+        def rewrite_all(cursor: Any, _postgres: bool, entries: Sequence[AppendedEntry]) -> None:
+            # ~600 rows of ~1 KB: every page of the table changes inside the savepoint.
+            cursor.execute("UPDATE lineage_namespaces SET first_index = ?", (entries[-1].index,))
+            open_during_hook.append(_temporary_files())
+
+        rt.ledger.add_hook(rewrite_all)
+        _append_many(rt.ledger, 3)
+        assert open_during_hook
+        assert all(not files for files in open_during_hook)
+        with rt.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT MIN(first_index) FROM lineage_namespaces").scalar()
+            assert conn.exec_driver_sql("PRAGMA temp_store").scalar() == 0
+    finally:
+        rt.close()
