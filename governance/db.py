@@ -20,6 +20,15 @@ from governance.errors import ConfigError
 #: How long SQLite waits for another connection's write lock before failing.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
+#: WAL pages after which a committing connection copies the WAL back into the database
+#: (SQLite's default is 1,000, about 4 MiB). An OpenLineage event writes about 30 pages, so the
+#: default checkpoints every few ledger batches, on the writer's commit path, and writes the
+#: pages every event touches (the jobs', datasets' and indexes' current pages) to the database
+#: file again each time. At 10,000 pages (about 40 MiB of WAL) those pages are copied once per
+#: many batches instead: ingest is about 25% faster in-process and 10-15% over HTTP, while each
+#: (now rarer) checkpoint stalls the writer longer (ingest p99 about 30 ms instead of 18 ms).
+SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside the single writer; FULL makes every acknowledged commit durable.
@@ -27,6 +36,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT_PAGES}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from governance.config import Settings
+from governance.db import SQLITE_WAL_AUTOCHECKPOINT_PAGES, create_db_engine
 from governance.errors import Conflict, InputError, NotFound, Unavailable
 from governance.ledger import merkle
 from governance.ledger.checkpoint import NoteVerifier
@@ -345,3 +346,17 @@ def test_hook_savepoint_journal_stays_in_memory(sqlite_database: Any, tmp_path: 
             assert conn.exec_driver_sql("PRAGMA temp_store").scalar() == 0
     finally:
         rt.close()
+
+
+def test_sqlite_connections_commit_durably_to_a_large_wal(sqlite_database: Any) -> None:
+    """Every SQLite connection is in WAL mode with ``synchronous=FULL`` (an acknowledged commit
+    survives power loss) and checkpoints only once the WAL holds 10,000 pages."""
+    engine = create_db_engine(sqlite_database.url)
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+            autocheckpoint = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+            assert autocheckpoint == SQLITE_WAL_AUTOCHECKPOINT_PAGES == 10_000
+    finally:
+        engine.dispose()
