@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
+import pydantic_core
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -102,16 +103,28 @@ _GRAPH_RESPONSE: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _graph_response(build: Callable[[], Graph]) -> JSONResponse:
+class GraphResponse(JSONResponse):
+    """JSON encoded by pydantic-core's Rust encoder.
+
+    The same compact UTF-8 bytes as the standard library's encoder, about ten times faster,
+    which matters for answers of a megabyte.
+    """
+
+    def render(self, content: Any) -> bytes:
+        """``content`` as compact JSON."""
+        return pydantic_core.to_json(content)
+
+
+def _graph_response(build: Callable[[], Graph]) -> GraphResponse:
     """Build a graph and encode it (both off the event loop: a deep graph is megabytes)."""
-    return JSONResponse(build().to_json())
+    return GraphResponse(build().to_json())
 
 
 @router.get(
     "/api/v1/lineage",
     summary="Marquez-compatible lineage graph around a node (both directions)",
     dependencies=QUERY_DEPENDENCIES,
-    response_class=JSONResponse,
+    response_class=GraphResponse,
     responses=_GRAPH_RESPONSE,
 )
 async def marquez_lineage(
@@ -120,7 +133,7 @@ async def marquez_lineage(
         str, Query(alias="nodeId", description="dataset:<ns>:<name> or job:<ns>:<name>")
     ],
     depth: Annotated[int, Query(ge=0, le=MAX_DEPTH)] = 20,
-) -> JSONResponse:
+) -> GraphResponse:
     """``{"graph": [{"id", "type", "data", "inEdges", "outEdges"}]}``; edges name ledger indexes."""
     queries = runtime(request).queries
     return await run_in_threadpool(_graph_response, lambda: queries.marquez_lineage(node_id, depth))
@@ -130,7 +143,7 @@ async def marquez_lineage(
     "/api/v1/lineage/graph",
     summary="Lineage graph of a dataset, job or run, in a direction, as of a time",
     dependencies=QUERY_DEPENDENCIES,
-    response_class=JSONResponse,
+    response_class=GraphResponse,
     responses=_GRAPH_RESPONSE,
 )
 async def lineage_graph(
@@ -143,7 +156,7 @@ async def lineage_graph(
     as_of: Annotated[
         datetime | None, Query(description="RFC 3339: only edges whose event time is at or before")
     ] = None,
-) -> JSONResponse:
+) -> GraphResponse:
     """For ``type=run`` dataset nodes are versions (``…@<writer run id>``)."""
     if type_ != "run" and not namespace:
         raise InputError("namespace is required for datasets and jobs")
