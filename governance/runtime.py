@@ -15,7 +15,7 @@ from governance.db import create_db_engine, upgrade
 from governance.ledger.checkpoint import NoteSigner, load_or_create_signing_key
 from governance.ledger.store import Ledger
 from governance.lineage.ingest import LineageIngest
-from governance.lineage.projection import Projector
+from governance.lineage.projection import LINEAGE_KIND, Projector
 from governance.lineage.queries import LineageQueries
 from governance.metrics import Metrics
 
@@ -63,6 +63,8 @@ class Runtime:
             queue_size=settings.append_queue_size,
             append_timeout=settings.append_timeout_seconds,
             metrics=metrics,
+            # The lineage tables index OpenLineage events by job, run and dataset.
+            unindexed_kinds={LINEAGE_KIND},
         )
         keys = KeyStore(engine, cache_seconds=settings.api_key_cache_seconds)
         projector = Projector(engine, ledger.write_lock)

@@ -17,7 +17,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
@@ -177,7 +177,14 @@ class _Dialect:
 
 
 class Ledger:
-    """Appends entries and serves checkpoints and proofs. One instance per process and database."""
+    """Appends entries and serves checkpoints and proofs. One instance per process and database.
+
+    Every entry's subjects are in its envelope. They are also written to the subject index
+    (``ledger_subjects``, read by :meth:`indexes_for_subject`) unless the entry's kind is one
+    of ``unindexed_kinds``: kinds that a projection indexes better and that arrive in volume
+    (OpenLineage events, whose job, run and datasets the lineage tables index). Each subject
+    row is a random insert into a large index, which costs a page write per row per commit.
+    """
 
     def __init__(
         self,
@@ -188,8 +195,11 @@ class Ledger:
         queue_size: int = 20_000,
         append_timeout: float = 30.0,
         metrics: Metrics | None = None,
+        unindexed_kinds: Collection[str] = (),
     ) -> None:
         self._engine = engine
+        # Kinds whose entries a projection indexes instead (see the class docstring).
+        self._unindexed_kinds = frozenset(unindexed_kinds)
         self._signer = signer
         self._dialect = _Dialect(engine.dialect.name)
         self._max_batch = max_batch
@@ -517,7 +527,8 @@ class Ledger:
                     node_rows.append((node_id, digest))
                 entry_rows.append((index, first.kind, envelope, idem))
                 payload_rows.append((index, first.payload))
-                subject_rows.extend((subject_key(s), index) for s in first.subjects)
+                if first.kind not in self._unindexed_kinds:
+                    subject_rows.extend((subject_key(s), index) for s in first.subjects)
                 assigned[idem] = (index, leaf)
                 if self._hooks:
                     appended.append(AppendedEntry(index, first.kind, first.payload, first.context))
@@ -805,7 +816,11 @@ class Ledger:
         return bytes(rows[0][0]) if rows else None
 
     def indexes_for_subject(self, subject: Mapping[str, str], kind: str | None = None) -> list[int]:
-        """Indexes of entries naming ``subject``, oldest first, optionally of one kind."""
+        """Indexes of entries naming ``subject``, oldest first, optionally of one kind.
+
+        Entries of the ledger's ``unindexed_kinds`` are never found here (a projection indexes
+        them); their subjects are still in their envelopes.
+        """
         key = subject_key(subject)
         if kind is None:
             rows = self._query(

@@ -178,6 +178,31 @@ def test_subject_index(runtime: Runtime) -> None:
     assert runtime.ledger.indexes_for_subject({"sha256": digest}, "evidence") == [a.index]
 
 
+def test_unindexed_kinds_keep_subjects_in_the_envelope_only(runtime: Runtime) -> None:
+    """OpenLineage events (which the lineage tables index) name their subjects in the envelope
+    but add no rows to the subject index; other kinds with the same subject still do."""
+    subject = {"name": "dataset:warehouse:orders"}
+    event = json.dumps(
+        {
+            "eventType": "COMPLETE",
+            "eventTime": "2026-01-01T00:00:00Z",
+            "run": {"runId": "3fa85f64-5717-4562-b3fc-2c963f66afa6"},
+            "job": {"namespace": "warehouse", "name": "load"},
+            "outputs": [{"namespace": "warehouse", "name": "orders"}],
+            "producer": "https://example.com/producer",
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        }
+    ).encode()
+    lineage = runtime.ledger.append("openlineage", event, "application/json", subjects=[subject])
+    other = runtime.ledger.append("evidence", b"report", "text/plain", subjects=[subject])
+    envelope = json.loads(runtime.ledger.entry(lineage.index).envelope)
+    assert envelope["subjects"] == [subject]
+    assert runtime.ledger.indexes_for_subject(subject) == [other.index]
+    with runtime.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT subject, idx FROM ledger_subjects").all()
+    assert [(str(k), int(i)) for k, i in rows] == [("name:dataset:warehouse:orders", other.index)]
+
+
 def test_saturated_writer_answers_unavailable(tmp_path: Path) -> None:
     """With the database write-locked, the queue fills and further appends get Unavailable."""
     db = tmp_path / "g.db"
