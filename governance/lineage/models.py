@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Text, text
 from sqlmodel import Field, SQLModel
 
 _Big = BigInteger()
@@ -60,7 +60,14 @@ class LineageRun(SQLModel, table=True):
     __table_args__ = (
         Index("ix_lineage_runs_run_id", "run_id", unique=True),
         Index("ix_lineage_runs_job", "job_id", "last_event_time"),
-        Index("ix_lineage_runs_parent", "parent_run_id"),
+        # Most runs have no parent: only those that do are indexed (a row per root run was a
+        # random insert into the NULL range on every new run).
+        Index(
+            "ix_lineage_runs_parent",
+            "parent_run_id",
+            sqlite_where=text("parent_run_id IS NOT NULL"),
+            postgresql_where=text("parent_run_id IS NOT NULL"),
+        ),
     )
 
     id: int = Field(sa_column=Column("id", _Key, primary_key=True, autoincrement=False))
