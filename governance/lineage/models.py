@@ -114,7 +114,11 @@ class LineageDataset(SQLModel, table=True):
 
 
 class LineageDatasetFacets(SQLModel, table=True):
-    """Facet history: the facets each event asserted for a dataset."""
+    """Facet history: the facets an event asserted for a dataset.
+
+    One row for each event that asserted something new: a facet, or a value of one, that the
+    dataset's facets did not hold. Events that repeat what is known add no row.
+    """
 
     __tablename__ = "lineage_dataset_facets"
 

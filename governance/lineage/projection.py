@@ -426,6 +426,10 @@ class _Batch:
         self.namespace(ref.namespace, index)
         pk = dataset_id(ref.namespace, ref.name)
         row = self.datasets.get(pk)
+        # History keeps the facets of events that assert something the dataset's current facets
+        # do not say (a new facet, or another value of one); repeats of what is known are not
+        # history. Decided before the merge, against the facets as they were.
+        novel = row is None or any(row.facets.get(k) != v for k, v in ref.facets.items())
         if row is None:
             merged, merged_time = dict(ref.facets), time
         else:
@@ -476,7 +480,7 @@ class _Batch:
                 row.classification_index = index
                 row.classification_source = "facet"
             row.dirty = True
-        if ref.facets:
+        if ref.facets and novel:
             self.facet_history.append({"d": pk, "i": index, "t": time, "f": _dumps(ref.facets)})
         return row
 

@@ -1916,3 +1916,50 @@ def test_erasing_an_event_removes_it_from_the_lineage_projection(
     before = snapshot(runtime.engine)
     run_cli(capsys, "ledger", "reindex")
     assert snapshot(runtime.engine) == before
+
+
+def test_facet_history_keeps_what_each_event_asserted_new(
+    client: TestClient, keys: dict[str, str], runtime: Runtime
+) -> None:
+    """A dataset's facet history has a row for each event that asserted a facet or value the
+    dataset did not hold, including an out-of-order older one; repeats add nothing."""
+    facets = "https://openlineage.io/spec/facets/1-0-1"
+    schema_url = f"{facets}/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet"
+    ownership_url = f"{facets}/OwnershipDatasetFacet.json#/$defs/OwnershipDatasetFacet"
+    v1 = {"_producer": PRODUCER, "_schemaURL": schema_url, "fields": [{"name": "id"}]}
+    v2 = {**v1, "fields": [{"name": "id"}, {"name": "email"}]}
+    owner = {"_producer": PRODUCER, "_schemaURL": ownership_url, "owners": [{"name": "team:crm"}]}
+
+    def load(time: str, **facets: Any) -> int:
+        out = dataset("hist", "customers", **facets)
+        return post_event(
+            client,
+            keys["ingest"],
+            run_event(new_run_id(), "hist", "load", time=time, outputs=(out,)),
+        )
+
+    first = load("2024-05-01T00:00:00Z", schema=v1)
+    load("2024-05-02T00:00:00Z", schema=v1)  # the same schema again
+    widened = load("2024-05-03T00:00:00Z", schema=v2)
+    load("2024-05-04T00:00:00Z", schema=v2)  # again
+    owned = load("2024-05-05T00:00:00Z", schema=v2, ownership=owner)  # a new facet
+    late = load("2024-04-01T00:00:00Z", schema=v1)  # older than all: v1 is no longer current
+    with runtime.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT h.ledger_index, h.facets FROM lineage_dataset_facets h "
+                "JOIN lineage_datasets d ON d.id = h.dataset_id WHERE d.name = 'customers' "
+                "ORDER BY h.ledger_index"
+            )
+        ).all()
+        current = conn.execute(
+            text("SELECT facets FROM lineage_datasets WHERE name = 'customers'")
+        ).scalar_one()
+    assert [(int(i), json.loads(f)) for i, f in rows] == [
+        (first, {"schema": v1}),
+        (widened, {"schema": v2}),
+        (owned, {"schema": v2, "ownership": owner}),
+        (late, {"schema": v1}),
+    ]
+    # The late event filled in nothing: the current facets are still the newest ones.
+    assert json.loads(current) == {"schema": v2, "ownership": owner}
