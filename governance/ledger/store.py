@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -126,6 +126,20 @@ class _Pending:
     context: Any = None
     future: Future[Receipt] = field(default_factory=Future)
     submitted: float = field(default_factory=time.perf_counter)
+    # Set by append_async: the caller's event loop and the future it awaits there.
+    loop: asyncio.AbstractEventLoop | None = None
+    waiter: asyncio.Future[Receipt] | None = None
+
+
+def _settle_waiters(settled: list[tuple[asyncio.Future[Receipt], Receipt | Exception]]) -> None:
+    """Hand outcomes to awaiting coroutines (on their loop); a caller that gave up is skipped."""
+    for waiter, outcome in settled:
+        if waiter.done():
+            continue
+        if isinstance(outcome, Exception):
+            waiter.set_exception(outcome)
+        else:
+            waiter.set_result(outcome)
 
 
 def utc_now_text() -> str:
@@ -284,6 +298,21 @@ class Ledger:
         :class:`InputError` for invalid arguments and :class:`Unavailable` when the queue is
         full (the caller should retry later). Nothing is queued when either is raised.
         """
+        return self._enqueue(
+            kind, payload, media_type, subjects, fields, idempotency_key, context, None
+        ).future
+
+    def _enqueue(
+        self,
+        kind: str,
+        payload: bytes,
+        media_type: str,
+        subjects: Sequence[Mapping[str, str]],
+        fields: Mapping[str, Any] | None,
+        idempotency_key: str | None,
+        context: Any,
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> _Pending:
         if not _KIND.match(kind):
             raise InputError(f"invalid entry kind {kind!r}")
         if not isinstance(payload, bytes | bytearray | memoryview):
@@ -314,13 +343,15 @@ class Ledger:
             payload_sha256=payload_sha,
             context=context,
         )
+        if loop is not None:
+            pending.loop, pending.waiter = loop, loop.create_future()
         if self._writer is None:
             raise Unavailable("the ledger writer is not running")
         try:
             self._queue.put_nowait(pending)
         except queue.Full:
             raise Unavailable("the ledger is saturated; retry shortly", retry_after=1) from None
-        return pending.future
+        return pending
 
     def append(
         self,
@@ -350,12 +381,25 @@ class Ledger:
         idempotency_key: str | None = None,
         context: Any = None,
     ) -> Receipt:
-        """Append from async code without blocking the event loop."""
-        future = self.submit(
-            kind, payload, media_type, subjects, fields, idempotency_key, context=context
+        """Append from async code without blocking the event loop.
+
+        The writer settles every waiter of a batch on this loop with one wake-up, rather than
+        one thread-safe callback per entry.
+        """
+        pending = self._enqueue(
+            kind,
+            payload,
+            media_type,
+            subjects,
+            fields,
+            idempotency_key,
+            context,
+            asyncio.get_running_loop(),
         )
+        assert pending.waiter is not None
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), self._append_timeout)
+            async with asyncio.timeout(self._append_timeout):
+                return await pending.waiter
         except TimeoutError:
             raise Unavailable(
                 "the append did not commit in time; retry with the same key"
@@ -397,21 +441,19 @@ class Ledger:
                 if isinstance(exc, IntegrityError)
                 else Unavailable("ledger write failed; retry")
             )
-            for pending in batch:
-                pending.future.set_exception(failure)
+            self._settle([(pending, failure) for pending in batch])
             return
         now = time.perf_counter()
         appended: dict[str, int] = {}
         duplicates = 0
-        for pending, outcome in outcomes:
+        for _pending, outcome in outcomes:
             if isinstance(outcome, Exception):
-                pending.future.set_exception(outcome)
                 continue
             if outcome.duplicate:
                 duplicates += 1
             else:
                 appended[outcome.kind] = appended.get(outcome.kind, 0) + 1
-            pending.future.set_result(outcome)
+        self._settle(outcomes)
         metrics = self._metrics
         if metrics is not None:
             metrics.commit_seconds.observe(now - started)
@@ -422,6 +464,25 @@ class Ledger:
                 metrics.duplicates.inc(duplicates)
             for pending in batch:
                 metrics.append_seconds.observe(now - pending.submitted)
+
+    @staticmethod
+    def _settle(outcomes: Sequence[tuple[_Pending, Receipt | Exception]]) -> None:
+        """Resolve each entry's future, and wake each waiting event loop once for the batch."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
+        for pending, outcome in outcomes:
+            # A caller may have cancelled its future; that must not cost the others theirs
+            # (nor the writer thread its life).
+            with suppress(InvalidStateError):
+                if isinstance(outcome, Exception):
+                    pending.future.set_exception(outcome)
+                else:
+                    pending.future.set_result(outcome)
+            if pending.loop is not None:
+                by_loop.setdefault(pending.loop, []).append((pending.waiter, outcome))
+        for loop, settled in by_loop.items():
+            # A loop that has closed has no one left waiting.
+            with suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle_waiters, settled)
 
     def _connection(self) -> Any:
         if self._writer_conn is None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import sqlite3
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -385,3 +387,76 @@ def test_sqlite_connections_commit_durably_to_a_large_wal(sqlite_database: Any) 
             assert autocheckpoint == SQLITE_WAL_AUTOCHECKPOINT_PAGES == 10_000
     finally:
         engine.dispose()
+
+
+def test_async_appends_are_settled_on_their_loop(runtime: Runtime) -> None:
+    """Many coroutines appending at once each get their own receipt; one that gives up (is
+    cancelled) does not disturb the others, and its entry still commits."""
+
+    async def scenario() -> tuple[list[Receipt], int]:
+        ledger = runtime.ledger
+        tasks = [
+            asyncio.create_task(ledger.append_async("evidence", f"a{i}".encode(), "text/plain"))
+            for i in range(50)
+        ]
+        quitter = asyncio.create_task(ledger.append_async("evidence", b"quit", "text/plain"))
+        await asyncio.sleep(0)
+        quitter.cancel()
+        receipts = await asyncio.gather(*tasks)
+        with pytest.raises(asyncio.CancelledError):
+            await quitter
+        retry = await ledger.append_async("evidence", b"quit", "text/plain")
+        return receipts, retry.index
+
+    receipts, quit_index = asyncio.run(scenario())
+    verifier = NoteVerifier.from_verifier_key(runtime.ledger.verifier_key)
+    for i, receipt in enumerate(receipts):
+        _verify_receipt(receipt, verifier)
+        assert runtime.ledger.payload(receipt.index) == f"a{i}".encode()
+    assert sorted({r.index for r in receipts} | {quit_index}) == list(range(51))
+
+
+def test_async_append_that_outlasts_its_timeout_is_unavailable(
+    settings: Settings,
+) -> None:
+    """A waiter that times out gets :class:`Unavailable` (retry with the same key); the entry
+    commits anyway, and the retry returns it."""
+    runtime = Runtime.open(settings.model_copy(update={"append_timeout_seconds": 0.2}))
+    release = threading.Event()
+
+    def slow(_cursor: Any, _postgres: bool, _entries: Sequence[AppendedEntry]) -> None:
+        release.wait(5)
+
+    try:
+        runtime.ledger.add_hook(slow)
+
+        async def scenario() -> Receipt:
+            with pytest.raises(Unavailable, match="retry with the same key"):
+                await runtime.ledger.append_async("evidence", b"slow", "text/plain")
+            release.set()
+            return await runtime.ledger.append_async("evidence", b"slow", "text/plain")
+
+        retry = asyncio.run(scenario())
+        assert retry.index == 0
+        assert retry.duplicate
+        assert runtime.ledger.payload(0) == b"slow"
+    finally:
+        release.set()
+        runtime.close()
+
+
+def test_a_cancelled_submit_costs_no_one_else_their_receipt(runtime: Runtime) -> None:
+    """A caller that cancels its future before the commit: the batch commits, everyone else
+    gets a receipt, and the writer keeps going."""
+    release = threading.Event()
+    runtime.ledger.add_hook(lambda *_: release.wait(5))
+    first = runtime.ledger.submit("evidence", b"held", "text/plain")  # the writer waits in it
+    batch = [runtime.ledger.submit("evidence", f"b{i}".encode(), "text/plain") for i in range(5)]
+    quitter = runtime.ledger.submit("evidence", b"quit", "text/plain")
+    assert quitter.cancel()
+    release.set()
+    assert first.result(timeout=10).index == 0
+    assert sorted(f.result(timeout=10).index for f in batch) == list(range(1, 6))
+    later = runtime.ledger.append("evidence", b"later", "text/plain")
+    assert later.index == 7
+    assert runtime.ledger.append("evidence", b"quit", "text/plain").duplicate
