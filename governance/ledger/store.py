@@ -518,20 +518,32 @@ class Ledger:
         d = self._dialect
         conn = self._connection()
         cur = conn.cursor()
+        groups: dict[bytes, list[_Pending]] = {}
+        for pending in batch:
+            groups.setdefault(pending.idem, []).append(pending)
+        head_sql = "SELECT size, root, frontier, last_leaf FROM ledger_head WHERE id = 1"
+        idem_sql = d.sql(
+            "SELECT idem, idx, envelope FROM ledger_entries "  # noqa: S608 - placeholders only
+            f"WHERE idem IN ({d.marks(len(groups))})"
+        )
         try:
             if d.postgres:
-                cur.execute(
-                    "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))",
-                    (ADVISORY_LOCK_CLASS,),
-                )
-                cur.execute(
-                    "SELECT size, root, frontier, last_leaf FROM ledger_head "
-                    "WHERE id = 1 FOR UPDATE"
-                )
+                # Lock, head and the retries' lookup in one round trip (they run in order).
+                with conn.cursor() as head_cur, conn.cursor() as idem_cur, conn.pipeline():
+                    cur.execute(
+                        "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))",
+                        (ADVISORY_LOCK_CLASS,),
+                    )
+                    head_cur.execute(head_sql + " FOR UPDATE")
+                    idem_cur.execute(idem_sql, list(groups))
+                    row = head_cur.fetchone()
+                    found = idem_cur.fetchall()
             else:
                 cur.execute("BEGIN IMMEDIATE")
-                cur.execute("SELECT size, root, frontier, last_leaf FROM ledger_head WHERE id = 1")
-            row = cur.fetchone()
+                cur.execute(head_sql)
+                row = cur.fetchone()
+                cur.execute(idem_sql, list(groups))
+                found = cur.fetchall()
             if row is None:
                 raise IntegrityError("the ledger head row is missing; run `governance db upgrade`")
             size, root, frontier_bytes, last_leaf = int(row[0]), bytes(row[1]), row[2], row[3]
@@ -539,18 +551,7 @@ class Ledger:
             if frontier.root() != root:
                 raise IntegrityError("the ledger head's frontier does not produce its root")
             self._confirm_signed(cur, size, root)
-
-            groups: dict[bytes, list[_Pending]] = {}
-            for pending in batch:
-                groups.setdefault(pending.idem, []).append(pending)
-            cur.execute(
-                d.sql(
-                    "SELECT idem, idx, envelope FROM ledger_entries "  # noqa: S608 - placeholders only
-                    f"WHERE idem IN ({d.marks(len(groups))})"
-                ),
-                list(groups),
-            )
-            existing = {bytes(r[0]): (int(r[1]), bytes(r[2])) for r in cur.fetchall()}
+            existing = {bytes(r[0]): (int(r[1]), bytes(r[2])) for r in found}
 
             old_frontier = frontier.copy()
             received_at = utc_now_text()

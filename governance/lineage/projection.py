@@ -218,6 +218,12 @@ def _merge(
     return current_time, changed
 
 
+_FOLDED_SELECT = (
+    "SELECT job_id, direction, dataset_id, evidence_count, evidence_indexes, evidence_times "
+    "FROM lineage_job_dataset_edges WHERE {ids}"
+)
+
+
 class _Batch:
     """Applies a run of ledger entries to the projection: read once, merge in memory, write once.
 
@@ -250,11 +256,34 @@ class _Batch:
 
     def _select_ids(self, sql: str, column: str, ids: set[int]) -> list[Any]:
         """The rows of ``sql``, whose ``{ids}`` stands for "``column`` is one of ``ids``"."""
-        if not ids:
-            return []
-        where, value = id_filter(self.postgres, column, ids)
-        self.cursor.execute(self._sql(sql.format(ids=where)), {"ids": value})
-        return list(self.cursor.fetchall())
+        return self._select_all([(sql, column, ids)])[0]
+
+    def _select_all(self, queries: Sequence[tuple[str, str, set[int]]]) -> list[list[Any]]:
+        """The rows of each :meth:`_select_ids` query; on PostgreSQL in one round trip."""
+        statements = [
+            (self._sql(sql.format(ids=where)), {"ids": value})
+            for sql, column, ids in queries
+            if ids
+            for where, value in (id_filter(self.postgres, column, ids),)
+        ]
+        if not self.postgres:
+            found: list[list[Any]] = []
+            for sql, params in statements:
+                self.cursor.execute(sql, params)
+                found.append(list(self.cursor.fetchall()))
+        else:
+            connection = self.cursor.connection
+            cursors = [connection.cursor() for _ in statements]
+            try:
+                with connection.pipeline():
+                    for cursor, (sql, params) in zip(cursors, statements, strict=True):
+                        cursor.execute(sql, params)
+                    found = [list(cursor.fetchall()) for cursor in cursors]
+            finally:
+                for cursor in cursors:
+                    cursor.close()
+        rows = iter(found)
+        return [next(rows) if ids else [] for _sql, _column, ids in queries]
 
     def _many(self, sql: str, rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -287,12 +316,33 @@ class _Batch:
                 *((event.dataset,) if event.dataset else ()),
             ):
                 datasets.add(dataset_id(ref.namespace, ref.name))
-        for pk, ns, name, facets, ftime, first, last in self._select_ids(
-            "SELECT id, namespace, name, facets, facets_time, first_index, last_index "
-            "FROM lineage_jobs WHERE {ids}",
-            "id",
-            jobs,
-        ):
+        folded_jobs = jobs - self.loaded_folded_jobs
+        job_rows, dataset_rows, run_rows, folded_rows = self._select_all(
+            [
+                (
+                    "SELECT id, namespace, name, facets, facets_time, first_index, last_index "
+                    "FROM lineage_jobs WHERE {ids}",
+                    "id",
+                    jobs,
+                ),
+                (
+                    "SELECT id, namespace, name, facets, facets_time, classification, "
+                    "classification_index, classification_source, tags, is_model, is_personal, "
+                    "first_index, last_index FROM lineage_datasets WHERE {ids}",
+                    "id",
+                    datasets,
+                ),
+                (
+                    "SELECT id, run_id, job_id, state, state_time, started_at, ended_at, "
+                    "first_event_time, last_event_time, parent_run_id, root_run_id, facets, "
+                    "first_index, last_index FROM lineage_runs WHERE {ids}",
+                    "id",
+                    runs,
+                ),
+                (_FOLDED_SELECT, "job_id", folded_jobs),
+            ]
+        )
+        for pk, ns, name, facets, ftime, first, last in job_rows:
             self.jobs[int(pk)] = _Job(ns, name, json.loads(facets), ftime, first, last, text=facets)
         for (
             pk,
@@ -308,13 +358,7 @@ class _Batch:
             is_personal,
             first,
             last,
-        ) in self._select_ids(
-            "SELECT id, namespace, name, facets, facets_time, classification, "
-            "classification_index, classification_source, tags, is_model, is_personal, "
-            "first_index, last_index FROM lineage_datasets WHERE {ids}",
-            "id",
-            datasets,
-        ):
+        ) in dataset_rows:
             self.datasets[int(pk)] = _Dataset(
                 ns, name, json.loads(facets_text), ftime, classification, classification_index,
                 source, tags, is_model, is_personal, first, last, text=facets_text,
@@ -334,28 +378,20 @@ class _Batch:
             facets_text,
             first,
             last,
-        ) in self._select_ids(
-            "SELECT id, run_id, job_id, state, state_time, started_at, ended_at, "
-            "first_event_time, last_event_time, parent_run_id, root_run_id, facets, "
-            "first_index, last_index FROM lineage_runs WHERE {ids}",
-            "id",
-            runs,
-        ):
+        ) in run_rows:
             facets = json.loads(facets_text) if facets_text else {}
             self.runs[int(pk)] = _Run(
                 rid, job, state, state_time, started, ended, first_time, last_time, parent, root,
                 facets, first, last, text=facets_text,
             )  # fmt: skip
-        self._load_folded(jobs)
+        self._add_folded(folded_jobs, folded_rows)
 
     def _load_folded(self, jobs: set[int]) -> None:
         jobs = jobs - self.loaded_folded_jobs
-        for job, direction, dataset, count, indexes, times in self._select_ids(
-            "SELECT job_id, direction, dataset_id, evidence_count, evidence_indexes, "
-            "evidence_times FROM lineage_job_dataset_edges WHERE {ids}",
-            "job_id",
-            jobs,
-        ):
+        self._add_folded(jobs, self._select_ids(_FOLDED_SELECT, "job_id", jobs))
+
+    def _add_folded(self, jobs: set[int], rows: list[Any]) -> None:
+        for job, direction, dataset, count, indexes, times in rows:
             self.folded[(int(job), direction, int(dataset))] = _Folded(int(count), indexes, times)
         self.loaded_folded_jobs |= jobs
 
