@@ -345,7 +345,7 @@ class Ledger:
         )
         if loop is not None:
             pending.loop, pending.waiter = loop, loop.create_future()
-        if self._writer is None:
+        if self._writer is None or not self._writer.is_alive():
             raise Unavailable("the ledger writer is not running")
         try:
             self._queue.put_nowait(pending)
@@ -423,7 +423,14 @@ class Ledger:
                     stopping = True
                     break
                 batch.append(item)
-            self._commit_batch(batch)
+            try:
+                self._commit_batch(batch)
+            except Exception:
+                # Nothing may stop the writer: every later append would wait for it in vain.
+                # Whatever committed is found again by a retry with the same key.
+                log.exception("ledger batch of %d: unexpected error after the commit", len(batch))
+                failure = Unavailable("the append's outcome is unknown; retry with the same key")
+                self._settle([(pending, failure) for pending in batch])
 
     def _commit_batch(self, batch: list[_Pending]) -> None:
         started = time.perf_counter()

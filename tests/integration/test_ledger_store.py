@@ -460,3 +460,26 @@ def test_a_cancelled_submit_costs_no_one_else_their_receipt(runtime: Runtime) ->
     later = runtime.ledger.append("evidence", b"later", "text/plain")
     assert later.index == 7
     assert runtime.ledger.append("evidence", b"quit", "text/plain").duplicate
+
+
+def test_the_writer_survives_an_error_after_its_commit(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected error once a batch has committed answers its callers "retry" (a retry with
+    the same key finds the entry) and the writer goes on with the next batch."""
+    settle = Ledger._settle
+    calls = {"n": 0}
+
+    def broken_once(outcomes: Sequence[Any]) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("metrics backend exploded")
+        settle(outcomes)
+
+    monkeypatch.setattr(Ledger, "_settle", staticmethod(broken_once))
+    with pytest.raises(Unavailable, match="retry with the same key"):
+        runtime.ledger.append("evidence", b"first", "text/plain")
+    retry = runtime.ledger.append("evidence", b"first", "text/plain")
+    assert retry.duplicate
+    assert retry.index == 0
+    assert runtime.ledger.append("evidence", b"second", "text/plain").index == 1
