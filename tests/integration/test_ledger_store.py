@@ -19,6 +19,7 @@ from governance.errors import Conflict, InputError, NotFound, Unavailable
 from governance.ledger import merkle
 from governance.ledger.checkpoint import NoteVerifier
 from governance.ledger.store import AppendedEntry, Ledger, Receipt
+from governance.lineage import projection
 from governance.runtime import Runtime
 
 
@@ -483,3 +484,56 @@ def test_the_writer_survives_an_error_after_its_commit(
     assert retry.duplicate
     assert retry.index == 0
     assert runtime.ledger.append("evidence", b"second", "text/plain").index == 1
+
+
+def test_postgres_writers_plan_each_statement_with_its_values(
+    pg_database: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the ledger writer (with its hooks) and the projection's catch-up plan
+    every statement with its actual values: a generic plan cached while a table was nearly
+    empty would keep scanning it whole as it grows. Other connections keep the default."""
+    settings = Settings(
+        database_url=pg_database.url,
+        signing_key_file=tmp_path / "keys" / "checkpoint.key",
+        log_json=False,
+    )
+    rt = Runtime.open(settings)
+    seen: list[str] = []
+
+    def show(cursor: Any) -> None:
+        cursor.execute("SHOW plan_cache_mode")
+        seen.append(str(cursor.fetchone()[0]))
+
+    try:
+        rt.ledger.add_hook(lambda cursor, _postgres, _entries: show(cursor))
+        rt.ledger.append("evidence", b"planned", "text/plain")
+        # Catch-up: entries appended by a ledger without the projection hook.
+        rt.projector.stop()
+        applied = projection._apply
+
+        def spying(batch: Any, items: Any) -> None:
+            show(batch.cursor)
+            applied(batch, items)
+
+        monkeypatch.setattr(projection, "_apply", spying)
+        event = json.dumps(
+            {
+                "eventType": "COMPLETE",
+                "eventTime": "2026-01-01T00:00:00Z",
+                "run": {"runId": "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"},
+                "job": {"namespace": "plans", "name": "load"},
+                "producer": "https://example.com/producer",
+                "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+            }
+        ).encode()
+        with Ledger(rt.engine, rt.signer) as hookless:
+            hookless.append("openlineage", event, "application/json")
+        assert rt.projector.behind()
+        rt.projector.catch_up()
+        assert not rt.projector.behind()
+        assert seen[0] == "force_custom_plan"  # the writer, in its batch
+        assert seen[-1] == "force_custom_plan"  # the catch-up transaction
+        with rt.engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar() == "auto"
+    finally:
+        rt.close()
