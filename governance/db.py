@@ -48,6 +48,17 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _postgres_session(dbapi_connection: Any, _record: Any) -> None:
+    # psycopg prepares a statement once it has run a few times, and PostgreSQL may then keep
+    # one generic plan for it. Made while a table was nearly empty, that plan is a sequential
+    # scan, and it is kept as the table grows until an ANALYZE replaces it (never, on a server
+    # without autovacuum): a lookup by key of each ingest batch read the whole runs table.
+    # Planning each execution with its values keeps such lookups on their indexes.
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET plan_cache_mode = force_custom_plan")
+    dbapi_connection.commit()
+
+
 def create_db_engine(url: str, *, pool: bool = True) -> Engine:
     """Create an engine with the service's connection settings for the URL's backend."""
     parsed = make_url(url)
@@ -92,7 +103,9 @@ def create_db_engine(url: str, *, pool: bool = True) -> Engine:
         # (a server or role set to repeatable read) that read would fail with a serialization
         # error. Readers that need a snapshot (audit, export) set their own level.
         kwargs["isolation_level"] = "READ COMMITTED"
-        return create_engine(url, **kwargs)
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _postgres_session)
+        return engine
     raise ConfigError(
         f"unsupported database backend {backend!r}",
         hint="use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB",

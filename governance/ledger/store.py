@@ -40,11 +40,6 @@ from governance.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
-#: PostgreSQL: plan each execution of a prepared statement with its values (see
-#: ``Ledger._connection``); the ``LOCAL`` form lasts for one transaction.
-CUSTOM_PLANS = "SET plan_cache_mode = force_custom_plan"
-CUSTOM_PLANS_LOCAL = "SET LOCAL plan_cache_mode = force_custom_plan"
-
 #: First half of the PostgreSQL advisory lock that makes one process at a time the integrator;
 #: the second half is the schema's hash, so ledgers in different schemas do not wait on each other.
 ADVISORY_LOCK_CLASS = 0x676F76  # "gov"
@@ -268,11 +263,8 @@ class Ledger:
             self._queue.put(_STOP)
             writer.join()
         if self._writer_conn is not None:
-            with suppress(Exception):
-                if self._dialect.postgres:
-                    self._writer_conn.cursor().execute("RESET plan_cache_mode")
-                    self._writer_conn.commit()
-                else:
+            if not self._dialect.postgres:
+                with suppress(Exception):
                     self._writer_conn.cursor().execute("PRAGMA temp_store=DEFAULT")
             self._writer_conn.close()
             self._writer_conn = None
@@ -502,15 +494,7 @@ class Ledger:
     def _connection(self) -> Any:
         if self._writer_conn is None:
             conn = self._engine.raw_connection()
-            if self._dialect.postgres:
-                # psycopg prepares a statement after a few executions, and PostgreSQL may then
-                # keep one generic plan for it: made while a table was nearly empty, that is a
-                # sequential scan, kept as the table grows (until an ANALYZE, which a server
-                # without autovacuum never runs). Planning every execution with its actual
-                # values keeps lookups by key on the indexes.
-                conn.cursor().execute(CUSTOM_PLANS)
-                conn.commit()
-            else:
+            if not self._dialect.postgres:
                 # The append hooks' savepoint journals every page a hook changes; in a file
                 # (SQLite's default) that is a temporary file created, written and deleted for
                 # every batch. This connection is the writer's alone, so its few hundred KiB

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from governance.ledger.store import CUSTOM_PLANS_LOCAL, AppendedEntry
+from governance.ledger.store import AppendedEntry
 from governance.lineage.models import EVIDENCE_PER_EDGE, PROJECTION_TABLES, stable_id
 from governance.lineage.validation import DatasetRef, LineageEvent, validate_event
 
@@ -1030,9 +1030,7 @@ class Projector:
             conn = self._engine.raw_connection()
             try:
                 cursor = conn.cursor()
-                if self._postgres:
-                    cursor.execute(CUSTOM_PLANS_LOCAL)
-                else:
+                if not self._postgres:
                     cursor.execute("BEGIN IMMEDIATE")
                 try:
                     yield cursor

@@ -489,9 +489,9 @@ def test_the_writer_survives_an_error_after_its_commit(
 def test_postgres_writers_plan_each_statement_with_its_values(
     pg_database: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On PostgreSQL the ledger writer (with its hooks) and the projection's catch-up plan
-    every statement with its actual values: a generic plan cached while a table was nearly
-    empty would keep scanning it whole as it grows. Other connections keep the default."""
+    """On PostgreSQL the service's connections (the ledger writer with its hooks, the
+    projection's catch-up, readers) plan every statement with its actual values: a generic plan
+    cached while a table was nearly empty would keep scanning it whole as it grows."""
     settings = Settings(
         database_url=pg_database.url,
         signing_key_file=tmp_path / "keys" / "checkpoint.key",
@@ -534,6 +534,6 @@ def test_postgres_writers_plan_each_statement_with_its_values(
         assert seen[0] == "force_custom_plan"  # the writer, in its batch
         assert seen[-1] == "force_custom_plan"  # the catch-up transaction
         with rt.engine.connect() as conn:
-            assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar() == "auto"
+            assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar() == "force_custom_plan"
     finally:
         rt.close()
