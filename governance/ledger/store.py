@@ -126,8 +126,7 @@ class _Pending:
     context: Any = None
     future: Future[Receipt] = field(default_factory=Future)
     submitted: float = field(default_factory=time.perf_counter)
-    # Set by append_async: the caller's event loop and the future it awaits there.
-    loop: asyncio.AbstractEventLoop | None = None
+    # Set by append_async: the future it awaits on its event loop.
     waiter: asyncio.Future[Receipt] | None = None
 
 
@@ -299,7 +298,7 @@ class Ledger:
         full (the caller should retry later). Nothing is queued when either is raised.
         """
         return self._enqueue(
-            kind, payload, media_type, subjects, fields, idempotency_key, context, None
+            kind, payload, media_type, subjects, fields, idempotency_key, context
         ).future
 
     def _enqueue(
@@ -311,7 +310,7 @@ class Ledger:
         fields: Mapping[str, Any] | None,
         idempotency_key: str | None,
         context: Any,
-        loop: asyncio.AbstractEventLoop | None,
+        waiter: asyncio.Future[Receipt] | None = None,
     ) -> _Pending:
         if not _KIND.match(kind):
             raise InputError(f"invalid entry kind {kind!r}")
@@ -342,9 +341,8 @@ class Ledger:
             idem=_idempotency_digest(kind, idempotency_key),
             payload_sha256=payload_sha,
             context=context,
+            waiter=waiter,
         )
-        if loop is not None:
-            pending.loop, pending.waiter = loop, loop.create_future()
         if self._writer is None or not self._writer.is_alive():
             raise Unavailable("the ledger writer is not running")
         try:
@@ -386,20 +384,11 @@ class Ledger:
         The writer settles every waiter of a batch on this loop with one wake-up, rather than
         one thread-safe callback per entry.
         """
-        pending = self._enqueue(
-            kind,
-            payload,
-            media_type,
-            subjects,
-            fields,
-            idempotency_key,
-            context,
-            asyncio.get_running_loop(),
-        )
-        assert pending.waiter is not None
+        waiter: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
+        self._enqueue(kind, payload, media_type, subjects, fields, idempotency_key, context, waiter)
         try:
             async with asyncio.timeout(self._append_timeout):
-                return await pending.waiter
+                return await waiter
         except TimeoutError:
             raise Unavailable(
                 "the append did not commit in time; retry with the same key"
@@ -484,8 +473,8 @@ class Ledger:
                     pending.future.set_exception(outcome)
                 else:
                     pending.future.set_result(outcome)
-            if pending.loop is not None:
-                by_loop.setdefault(pending.loop, []).append((pending.waiter, outcome))
+            if pending.waiter is not None:
+                by_loop.setdefault(pending.waiter.get_loop(), []).append((pending.waiter, outcome))
         for loop, settled in by_loop.items():
             # A loop that has closed has no one left waiting.
             with suppress(RuntimeError):

@@ -260,30 +260,26 @@ class _Batch:
 
     def _select_all(self, queries: Sequence[tuple[str, str, set[int]]]) -> list[list[Any]]:
         """The rows of each :meth:`_select_ids` query; on PostgreSQL in one round trip."""
-        statements = [
-            (self._sql(sql.format(ids=where)), {"ids": value})
-            for sql, column, ids in queries
-            if ids
-            for where, value in (id_filter(self.postgres, column, ids),)
-        ]
+        results: list[list[Any]] = [[] for _ in queries]
+        todo: list[tuple[int, str, dict[str, Any]]] = []
+        for position, (sql, column, ids) in enumerate(queries):
+            if ids:
+                where, value = id_filter(self.postgres, column, ids)
+                todo.append((position, self._sql(sql.format(ids=where)), {"ids": value}))
         if not self.postgres:
-            found: list[list[Any]] = []
-            for sql, params in statements:
+            for position, sql, params in todo:
                 self.cursor.execute(sql, params)
-                found.append(list(self.cursor.fetchall()))
-        else:
-            connection = self.cursor.connection
-            cursors = [connection.cursor() for _ in statements]
-            try:
-                with connection.pipeline():
-                    for cursor, (sql, params) in zip(cursors, statements, strict=True):
-                        cursor.execute(sql, params)
-                    found = [list(cursor.fetchall()) for cursor in cursors]
-            finally:
-                for cursor in cursors:
-                    cursor.close()
-        rows = iter(found)
-        return [next(rows) if ids else [] for _sql, _column, ids in queries]
+                results[position] = list(self.cursor.fetchall())
+            return results
+        connection = self.cursor.connection
+        with contextlib.ExitStack() as stack:
+            cursors = [stack.enter_context(connection.cursor()) for _ in todo]
+            with connection.pipeline():
+                for cursor, (_, sql, params) in zip(cursors, todo, strict=True):
+                    cursor.execute(sql, params)
+                for cursor, (position, _, _) in zip(cursors, todo, strict=True):
+                    results[position] = list(cursor.fetchall())
+        return results
 
     def _many(self, sql: str, rows: list[dict[str, Any]]) -> None:
         if rows:
