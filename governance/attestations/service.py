@@ -17,10 +17,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
+from governance import timefmt
 from governance.attestations.reasons import VerificationFailed
 from governance.attestations.verify import Request, VerifiedFacts, Verifier
 from governance.errors import InputError, NotFound
-from governance.ledger.store import Ledger, Receipt, utc_now_text
+from governance.ledger.store import Ledger, Receipt
 
 ATTESTATION_KIND = "attestation"
 TRUST_CONFIG_KIND = "trust-config"
@@ -145,7 +146,7 @@ class AttestationService:
                     "d": failure.detail[:2000] if failure else None,
                     "e": request.expected_digest,
                     "f": json.dumps(facts.to_json()) if facts else None,
-                    "t": utc_now_text(),
+                    "t": timefmt.now(),
                 },
             )
 

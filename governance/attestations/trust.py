@@ -30,7 +30,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
@@ -45,6 +45,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from governance.errors import ConfigError
 from governance.ledger.canonical import canonical_json
+from governance.timefmt import format_optional, format_time
 
 __all__ = [
     "ANY_PURPOSE",
@@ -93,10 +94,6 @@ _CURVES: dict[KeyAlgorithm, type[ec.EllipticCurve]] = {
 
 def _sha256_canonical(value: object) -> str:
     return hashlib.sha256(canonical_json(value)).hexdigest()
-
-
-def _iso(t: datetime | None) -> str | None:
-    return None if t is None else t.isoformat()
 
 
 def _covers(purposes: frozenset[str], purpose: str) -> bool:
@@ -177,8 +174,8 @@ class RegisteredKey:
             "algorithm": self.algorithm.value,
             "spki_sha256": hashlib.sha256(_spki_der(self.public_key)).hexdigest(),
             "purposes": sorted(self.purposes),
-            "valid_from": _iso(self.valid_from),
-            "valid_until": _iso(self.valid_until),
+            "valid_from": format_optional(self.valid_from),
+            "valid_until": format_optional(self.valid_until),
         }
 
 
@@ -305,9 +302,9 @@ class TimestampAuthority:
     def as_sigstore_authority(self) -> dict[str, Any]:
         """The ``timestampAuthorities`` entry of a Sigstore trusted root."""
         start = self.valid_from or min(c.not_valid_before_utc for c in self.certificates)
-        valid_for = {"start": _rfc3339(start)}
+        valid_for = {"start": format_time(start)}
         if self.valid_until is not None:
-            valid_for["end"] = _rfc3339(self.valid_until)
+            valid_for["end"] = format_time(self.valid_until)
         return {
             "subject": {"organization": "governance trust config", "commonName": self.id},
             "certChain": {
@@ -324,13 +321,9 @@ class TimestampAuthority:
         return {
             "id": self.id,
             "certificates_sha256": [c.fingerprint(_SHA256).hex() for c in self.certificates],
-            "valid_from": _iso(self.valid_from),
-            "valid_until": _iso(self.valid_until),
+            "valid_from": format_optional(self.valid_from),
+            "valid_until": format_optional(self.valid_until),
         }
-
-
-def _rfc3339(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 _DER = serialization.Encoding.DER

@@ -44,6 +44,7 @@ from governance.attestations.trust import (
     TrustConfig,
 )
 from governance.errors import InputError
+from governance.timefmt import format_optional
 
 __all__ = [
     "CertificateMode",
@@ -375,13 +376,16 @@ class VerifiedFacts:
             },
             "trusted_root": self.trusted_root,
             "trust_config_digest": self.trust_config_digest,
-            "signing_time": _iso(self.signing_time),
+            "signing_time": format_optional(self.signing_time),
             "signing_time_source": self.signing_time_source,
             "predicate_type": self.predicate_type,
             "subjects": [{"name": s.name, "digest": dict(s.digest)} for s in self.subjects],
             "artifact_digest": self.artifact_digest,
-            "tlog": {"integrated_time": _iso(self.integrated_time), "log_index": self.log_index},
-            "timestamps": [_iso(t) for t in self.timestamps],
+            "tlog": {
+                "integrated_time": format_optional(self.integrated_time),
+                "log_index": self.log_index,
+            },
+            "timestamps": [format_optional(t) for t in self.timestamps],
             "provenance": {
                 "builder_id": self.builder_id,
                 "build_type": self.build_type,
@@ -392,10 +396,6 @@ class VerifiedFacts:
             },
             "model": {"name": self.model_name, "digest": self.model_digest},
         }
-
-
-def _iso(t: datetime | None) -> str | None:
-    return None if t is None else t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 # --- parsing ------------------------------------------------------------------------------------

@@ -18,9 +18,9 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
+from governance import timefmt
 from governance.auth.models import ApiKey
 from governance.errors import Forbidden, InputError, NotFound, Unauthenticated
-from governance.ledger.store import utc_now_text
 
 KEY_PREFIX = "gov_"
 
@@ -92,7 +92,7 @@ class KeyStore:
             raise InputError("a key name must be 1-200 characters")
         key_id = secrets.token_hex(6)
         key = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
-        created = utc_now_text()
+        created = timefmt.now()
         with self._engine.begin() as conn:
             conn.execute(
                 ApiKey.__table__.insert().values(  # type: ignore[attr-defined]
@@ -123,7 +123,7 @@ class KeyStore:
             conn.execute(
                 update(table)
                 .where(table.c.id == key_id, table.c.revoked_at.is_(None))
-                .values(revoked_at=utc_now_text())
+                .values(revoked_at=timefmt.now())
             )
             row = conn.execute(
                 select(

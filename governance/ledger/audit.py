@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 from governance.errors import CheckpointError
 from governance.ledger import merkle
 from governance.ledger.checkpoint import NoteVerifier
+from governance.sql import Dialect, keyset_rows, snapshot
 
 Progress = Callable[[int], None]
 
@@ -390,23 +391,6 @@ def _completed_levels(index: int) -> int:
 
 # -- the database audit ---------------------------------------------------------------------
 
-_CHUNK = 5000
-
-
-def _chunks(cur: Any, sql: str, mark: str, key_col: int = 0) -> Iterator[tuple[Any, ...]]:
-    """Rows in key order, fetched in chunks; every ``?`` but the last is bound to the last key."""
-    last = -1
-    bounds = sql.count("?") - 1
-    while True:
-        cur.execute(sql.replace("?", mark), (*([last] * bounds), _CHUNK))
-        rows = cur.fetchall()
-        if not rows:
-            return
-        yield from rows
-        last = int(rows[-1][key_col])
-        if len(rows) < _CHUNK:
-            return
-
 
 def audit_database(
     engine: Engine, verifier: NoteVerifier, *, progress: Progress | None = None
@@ -414,42 +398,38 @@ def audit_database(
     """Re-verify every entry, node, checkpoint and the head row from one consistent snapshot."""
     started = time.perf_counter()
     replay = Replay(verifier)
-    postgres = engine.dialect.name == "postgresql"
-    mark = "%s" if postgres else "?"
-    conn = engine.raw_connection()
-    try:
-        main = conn.cursor()
-        if postgres:
-            main.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        else:
-            main.execute("BEGIN")
+    dialect = Dialect.of(engine)
+    with snapshot(engine) as main:
         main.execute("SELECT size, root, frontier, last_leaf FROM ledger_head WHERE id = 1")
         head = main.fetchone()
-        node_cur = conn.cursor()
-        cp_cur = conn.cursor()
+        # Three streams read side by side, each with a cursor of its own in the same snapshot.
+        node_cur = main.connection.cursor()
+        cp_cur = main.connection.cursor()
         entries = (
             (r[0], r[1], MISSING if r[2] is None else r[2], None)
-            for r in _chunks(
+            for r in keyset_rows(
                 main,
+                dialect,
                 # The bound on p.idx too keeps PostgreSQL from rescanning payloads from the
                 # start for every chunk (a merge join with an unbounded inner scan).
                 "SELECT e.idx, e.envelope, p.data FROM ledger_entries e "
-                "LEFT JOIN ledger_payloads p ON p.idx = e.idx AND p.idx > ? "
-                "WHERE e.idx > ? ORDER BY e.idx LIMIT ?",
-                mark,
+                "LEFT JOIN ledger_payloads p ON p.idx = e.idx AND p.idx > :after "
+                "WHERE e.idx > :after ORDER BY e.idx LIMIT :limit",
             )
         )
         # Both drivers return int and bytes for these columns already.
-        nodes = _chunks(
-            node_cur, "SELECT id, hash FROM ledger_nodes WHERE id > ? ORDER BY id LIMIT ?", mark
+        nodes = keyset_rows(
+            node_cur,
+            dialect,
+            "SELECT id, hash FROM ledger_nodes WHERE id > :after ORDER BY id LIMIT :limit",
         )
         checkpoints = (
             (int(r[0]), bytes(r[1]), str(r[2]))
-            for r in _chunks(
+            for r in keyset_rows(
                 cp_cur,
-                "SELECT size, root, note FROM ledger_checkpoints WHERE size > ? ORDER BY size "
-                "LIMIT ?",
-                mark,
+                dialect,
+                "SELECT size, root, note FROM ledger_checkpoints WHERE size > :after "
+                "ORDER BY size LIMIT :limit",
             )
         )
         replay_stream(replay, entries, checkpoints, nodes=nodes, progress=progress)
@@ -458,11 +438,8 @@ def audit_database(
             "HAVING COUNT(*) > 1) d"
         )
         duplicates = int((main.fetchone() or (0,))[0])
-        for cur in (main, node_cur, cp_cur):
-            cur.close()
-        conn.rollback() if postgres else conn.cursor().execute("ROLLBACK")
-    finally:
-        conn.close()
+        node_cur.close()
+        cp_cur.close()
     if duplicates:
         replay.add(None, Damage.DUPLICATE_KEY, f"{duplicates} idempotency keys are used twice")
     last_leaf = bytes(head[3]) if head is not None and replay.report.entries else None

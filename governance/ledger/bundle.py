@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from governance import timefmt
 from governance.errors import CheckpointError, InputError
 from governance.ledger import merkle
 from governance.ledger.audit import (
@@ -36,50 +37,30 @@ from governance.ledger.audit import (
     replay_stream,
 )
 from governance.ledger.checkpoint import NoteVerifier
-from governance.ledger.store import utc_now_text
+from governance.sql import Dialect, keyset, keyset_rows, snapshot
 
 FORMAT = "governance-ledger-bundle/1"
-_CHUNK = 5000
 
 
-def _rows(cur: Any, sql: str, mark: str) -> Iterator[tuple[Any, ...]]:
-    last = -1
-    while True:
-        cur.execute(sql.replace("?", mark), (last, _CHUNK))
-        rows = cur.fetchall()
-        if not rows:
-            return
-        yield from rows
-        last = int(rows[-1][0])
-        if len(rows) < _CHUNK:
-            return
-
-
-def _entry_chunks(cur: Any, mark: str) -> Iterator[list[tuple[int, str, bytes, bytes]]]:
+def _entry_chunks(cur: Any, dialect: Dialect) -> Iterator[list[tuple[int, str, bytes, bytes]]]:
     """Entries in index order, each with its stored leaf hash (the database's own record)."""
-    last = -1
-    while True:
-        cur.execute(
-            "SELECT idx, kind, envelope FROM ledger_entries "
-            "WHERE idx > ? ORDER BY idx LIMIT ?".replace("?", mark),
-            (last, _CHUNK),
-        )
-        rows = [(int(r[0]), str(r[1]), bytes(r[2])) for r in cur.fetchall()]
-        if not rows:
-            return
+    entries = keyset(
+        cur,
+        dialect,
+        "SELECT idx, kind, envelope FROM ledger_entries "
+        "WHERE idx > :after ORDER BY idx LIMIT :limit",
+    )
+    for chunk in entries:
+        rows = [(int(r[0]), str(r[1]), bytes(r[2])) for r in chunk]
         ids = [merkle.node_position(0, r[0]) for r in rows]
-        cur.execute(
-            f"SELECT id, hash FROM ledger_nodes WHERE id IN ({','.join([mark] * len(ids))})",  # noqa: S608
-            ids,
-        )
+        where, value = dialect.id_filter("id", ids)
+        # keyset() has fetched the chunk in full, so the cursor is free for the leaves.
+        cur.execute(dialect.sql(f"SELECT id, hash FROM ledger_nodes WHERE {where}"), {"ids": value})  # noqa: S608
         leaves = {int(r[0]): bytes(r[1]) for r in cur.fetchall()}
         yield [
             (idx, kind, envelope, leaves.get(node_id) or merkle.leaf_hash(envelope))
             for (idx, kind, envelope), node_id in zip(rows, ids, strict=True)
         ]
-        last = rows[-1][0]
-        if len(rows) < _CHUNK:
-            return
 
 
 def export_bundle(
@@ -94,22 +75,15 @@ def export_bundle(
     if out.exists() and any(out.iterdir()):
         raise InputError(f"{out} exists and is not empty", hint="choose a new directory")
     out.mkdir(parents=True, exist_ok=True)
-    postgres = engine.dialect.name == "postgresql"
-    mark = "%s" if postgres else "?"
-    conn = engine.raw_connection()
-    try:
-        cur = conn.cursor()
-        if postgres:
-            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        else:
-            cur.execute("BEGIN")
+    dialect = Dialect.of(engine)
+    with snapshot(engine) as cur:
         cur.execute("SELECT size, root FROM ledger_head WHERE id = 1")
         head = cur.fetchone()
         if head is None:
             raise InputError("the ledger head row is missing; run `governance db upgrade`")
         size, root = int(head[0]), bytes(head[1])
         with (out / "entries.jsonl").open("w") as f:
-            for chunk in _entry_chunks(cur, mark):
+            for chunk in _entry_chunks(cur, dialect):
                 for idx, kind, envelope, leaf in chunk:
                     record = {
                         "index": idx,
@@ -122,11 +96,11 @@ def export_bundle(
                     progress(len(chunk))
         newest = ""
         with (out / "checkpoints.jsonl").open("w") as f:
-            for cp_size, cp_root, note in _rows(
+            for cp_size, cp_root, note in keyset_rows(
                 cur,
-                "SELECT size, root, note FROM ledger_checkpoints WHERE size > ? ORDER BY size "
-                "LIMIT ?",
-                mark,
+                dialect,
+                "SELECT size, root, note FROM ledger_checkpoints WHERE size > :after "
+                "ORDER BY size LIMIT :limit",
             ):
                 f.write(
                     json.dumps(
@@ -138,10 +112,11 @@ def export_bundle(
                 newest = str(note)
         if payloads:
             with (out / "payloads.jsonl").open("w") as f:
-                for idx, data in _rows(
+                for idx, data in keyset_rows(
                     cur,
-                    "SELECT idx, data FROM ledger_payloads WHERE idx > ? ORDER BY idx LIMIT ?",
-                    mark,
+                    dialect,
+                    "SELECT idx, data FROM ledger_payloads WHERE idx > :after "
+                    "ORDER BY idx LIMIT :limit",
                 ):
                     f.write(
                         json.dumps(
@@ -150,10 +125,6 @@ def export_bundle(
                         )
                         + "\n"
                     )
-        cur.close()
-        conn.rollback()
-    finally:
-        conn.close()
     manifest = {
         "format": FORMAT,
         "origin": verifier_key.split("+", 1)[0],
@@ -162,7 +133,7 @@ def export_bundle(
         "root": bytes(root).hex(),
         "checkpoint": newest,
         "payloads": payloads,
-        "created_at": utc_now_text(),
+        "created_at": timefmt.now(),
     }
     (out / "public-key.txt").write_text(verifier_key + "\n")
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")

@@ -21,11 +21,11 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, InvalidStateError
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from governance import timefmt
 from governance.errors import (
     Conflict,
     InputError,
@@ -37,6 +37,7 @@ from governance.ledger import merkle
 from governance.ledger.canonical import canonical_json
 from governance.ledger.checkpoint import Checkpoint, NoteSigner
 from governance.metrics import Metrics
+from governance.sql import Dialect
 
 log = logging.getLogger(__name__)
 
@@ -141,11 +142,6 @@ def _settle_waiters(settled: list[tuple[asyncio.Future[Receipt], Receipt | Excep
             waiter.set_result(outcome)
 
 
-def utc_now_text() -> str:
-    """Current UTC time as RFC 3339 with microseconds and ``Z``: the envelope's time format."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def _idempotency_digest(kind: str, key: str) -> bytes:
     return hashlib.sha256(kind.encode() + b"\n" + key.encode()).digest()
 
@@ -174,21 +170,6 @@ def subject_key(subject: Mapping[str, str]) -> str:
     return f"{key}:{value}"
 
 
-class _Dialect:
-    """The little SQL that differs between SQLite and PostgreSQL raw DB-API connections."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.postgres = name == "postgresql"
-        self.mark = "%s" if self.postgres else "?"
-
-    def sql(self, text: str) -> str:
-        return text.replace("?", self.mark) if self.postgres else text
-
-    def marks(self, count: int) -> str:
-        return ",".join([self.mark] * count)
-
-
 class Ledger:
     """Appends entries and serves checkpoints and proofs. One instance per process and database.
 
@@ -214,7 +195,7 @@ class Ledger:
         # Kinds whose entries a projection indexes instead (see the class docstring).
         self._unindexed_kinds = frozenset(unindexed_kinds)
         self._signer = signer
-        self._dialect = _Dialect(engine.dialect.name)
+        self._dialect = Dialect.of(engine)
         self._max_batch = max_batch
         self._append_timeout = append_timeout
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
@@ -550,7 +531,7 @@ class Ledger:
             existing = {bytes(r[0]): (int(r[1]), bytes(r[2])) for r in found}
 
             old_frontier = frontier.copy()
-            received_at = utc_now_text()
+            received_at = timefmt.now()
             prev = bytes(last_leaf)
             entry_rows: list[tuple[int, str, bytes, bytes]] = []
             payload_rows: list[tuple[int, bytes]] = []
@@ -753,7 +734,7 @@ class Ledger:
         finally:
             conn.close()
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    def _query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
         with self._reader() as cur:
             cur.execute(self._dialect.sql(sql), params)
             return list(cur.fetchall())
@@ -803,10 +784,8 @@ class Ledger:
         ids = [merkle.node_position(level, position) for level, position in subtrees]
         if not ids:
             return {}
-        rows = self._query(
-            f"SELECT id, hash FROM ledger_nodes WHERE id IN ({self._dialect.marks(len(ids))})",  # noqa: S608
-            ids,
-        )
+        where, value = self._dialect.id_filter("id", ids)
+        rows = self._query(f"SELECT id, hash FROM ledger_nodes WHERE {where}", {"ids": value})  # noqa: S608
         found = {int(r[0]): bytes(r[1]) for r in rows}
         if len(found) != len(set(ids)):
             raise IntegrityError("stored Merkle nodes are missing; run `governance ledger audit`")

@@ -18,7 +18,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 from governance.ledger.store import AppendedEntry
 from governance.lineage.models import EVIDENCE_PER_EDGE, PROJECTION_TABLES, stable_id
 from governance.lineage.validation import DatasetRef, LineageEvent, validate_event
+from governance.sql import id_filter
 
 log = logging.getLogger(__name__)
 
@@ -46,18 +47,6 @@ _CHUNK = 200
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def id_filter(postgres: bool, column: str, ids: Iterable[int]) -> tuple[str, Any]:
-    """SQL for "``column`` is one of ``ids``" with one ``:ids`` parameter, and its value.
-
-    One statement shape whatever the number of ids (a placeholder per id would make every list
-    length a new statement to prepare and cache): a JSON array on SQLite, an array on PostgreSQL.
-    """
-    values = sorted(ids)
-    if postgres:
-        return f"{column} = ANY(CAST(:ids AS BIGINT[]))", values
-    return f"{column} IN (SELECT value FROM json_each(:ids))", json.dumps(values)  # noqa: S608
 
 
 def dataset_id(namespace: str, name: str) -> int:

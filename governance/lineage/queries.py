@@ -17,7 +17,7 @@ import bisect
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -26,10 +26,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from governance.errors import InputError, NotFound
 from governance.lineage.models import EVIDENCE_PER_EDGE
-from governance.lineage.projection import dataset_id, id_filter, job_id, run_pk
+from governance.lineage.projection import dataset_id, job_id, run_pk
+from governance.sql import id_filter
+from governance.timefmt import FAR_FUTURE, time_key
 
 MAX_DEPTH = 50
-FAR_FUTURE = "9999-12-31T23:59:59.999999Z"
 
 
 class Direction(StrEnum):
@@ -38,15 +39,6 @@ class Direction(StrEnum):
     UPSTREAM = "upstream"
     DOWNSTREAM = "downstream"
     BOTH = "both"
-
-
-def time_key(value: datetime | None) -> str:
-    """A time in the projection's sortable text form (UTC, microseconds, ``Z``)."""
-    if value is None:
-        return FAR_FUTURE
-    if value.tzinfo is None:
-        raise InputError("times must carry a timezone (RFC 3339, e.g. 2026-01-31T12:00:00Z)")
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 #: The writer of a dataset no run in the ledger wrote.
@@ -237,8 +229,8 @@ class LineageQueries:
             return self.run_graph(name, direction=direction, depth=depth, as_of=as_of)
         if kind not in ("dataset", "job"):
             raise InputError("type must be dataset, job or run")
-        until = time_key(as_of)
-        after = "" if since is None else time_key(since)
+        until = time_key(as_of, name="as_of")
+        after = "" if since is None else time_key(since, name="since")
         with self._engine.connect() as conn:
             start_pk = dataset_id(namespace, name) if kind == "dataset" else job_id(namespace, name)
             table = "lineage_datasets" if kind == "dataset" else "lineage_jobs"
@@ -420,7 +412,7 @@ class LineageQueries:
         version written by the newest writer at or before the run's read, so the answer says
         which pie used which filling from which picking.
         """
-        until = time_key(as_of)
+        until = time_key(as_of, name="as_of")
         with self._engine.connect() as conn:
             start = run_pk(run_id)
             if (
@@ -761,7 +753,7 @@ class LineageQueries:
                         f"WHERE e.job_id IN ({_marks(chunk)}) AND e.event_time >= :since "
                         "ORDER BY r.last_event_time, r.run_id"
                     ),
-                    {**_params(chunk), "since": time_key(since)},
+                    {**_params(chunk), "since": time_key(since, name="since")},
                 )
                 runs.extend(
                     {"runId": r, "state": s, "eventTime": t, "job": {"namespace": ns, "name": n}}
@@ -769,7 +761,7 @@ class LineageQueries:
                 )
         return {
             "dataset": {"namespace": namespace, "name": name},
-            "since": time_key(since),
+            "since": time_key(since, name="since"),
             "datasets": [_summary(n) for n in datasets],
             "models": [_summary(n) for n in datasets if n.data["model"]],
             "jobs": [_summary(n) for n in jobs],
@@ -819,7 +811,7 @@ def _attach(graph: Graph, origin: str, destination: str, time: str, index: int) 
 
 
 def _id_filter(conn: Connection, column: str, ids: Iterable[int]) -> tuple[str, dict[str, Any]]:
-    """``column`` is one of ``ids`` (see :func:`~governance.lineage.projection.id_filter`)."""
+    """``column`` is one of ``ids`` (see :func:`governance.sql.id_filter`)."""
     where, value = id_filter(conn.dialect.name == "postgresql", column, ids)
     return where, {"ids": value}
 

@@ -41,6 +41,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 
 from governance.errors import InputError, PayloadTooLarge
+from governance.timefmt import format_time
 
 __all__ = [
     "GOVERNANCE_FACET_SCHEMA_URL",
@@ -223,15 +224,6 @@ def parse_time(text: str) -> tuple[datetime, list[str]]:
         return local.astimezone(UTC), notes
     except OverflowError as exc:  # e.g. 0001-01-01T00:00+01:00 is before datetime.min in UTC
         raise ValueError(f"date-time out of range: {text}") from exc
-
-
-def _format_time(moment: datetime) -> str:
-    # Fixed width (zero-padded year, always six fractional digits, "Z") so that the text form
-    # sorts like the instant it names: the projection compares event times as strings.
-    return (
-        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
-        f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond:06d}Z"
-    )
 
 
 # --- schemas ---------------------------------------------------------------------------------
@@ -628,7 +620,7 @@ class _IdentityReader:
             return None
         for note in notes:
             self.warnings.append(Problem("$.eventTime", _TIME_WARNINGS[note]))
-        return moment, _format_time(moment)
+        return moment, format_time(moment)
 
     def _datasets(self, side: str) -> tuple[DatasetRef, ...]:
         listed = self.value.get(side)

@@ -34,6 +34,7 @@ from governance.lineage.validation import (
     parse_time,
     validate_event,
 )
+from governance.timefmt import format_time
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "openlineage"
 if not FIXTURES.is_dir():
@@ -783,7 +784,7 @@ def test_parse_time_round_trips_isoformat(moment: datetime) -> None:
     parsed, notes = parse_time(moment.isoformat())
     assert parsed == moment
     assert notes == []
-    text = validation._format_time(parsed)
+    text = format_time(parsed)
     assert parse_time(text) == (parsed, [])
 
 
