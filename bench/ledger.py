@@ -67,6 +67,7 @@ from governance.ledger import audit as audit_module
 from governance.ledger import merkle
 from governance.ledger.audit import audit_database
 from governance.ledger.checkpoint import NoteVerifier
+from governance.ledger.entries import AppendRequest
 from governance.ledger.store import Ledger
 from governance.runtime import Runtime
 
@@ -374,11 +375,11 @@ def append_once(env: Env, backend: str, n: int, rep: int) -> AppendRun:
         try:
             ledger = runtime.ledger
             # One append first, so the writer's connection is open before the clock starts.
-            ledger.append(KIND, payload(b"warm", rep), MEDIA_TYPE)
+            ledger.append(AppendRequest(KIND, payload(b"warm", rep), MEDIA_TYPE))
             tag = f"append-{rep}-{uuid.uuid4().hex[:6]}".encode()
             documents = [payload(tag, i) for i in range(n)]
             started = time.perf_counter()
-            futures = [ledger.submit(KIND, doc, MEDIA_TYPE) for doc in documents]
+            futures = [ledger.submit(AppendRequest(KIND, doc, MEDIA_TYPE)) for doc in documents]
             for future in futures:
                 future.result()
             ledger_seconds = time.perf_counter() - started
@@ -991,7 +992,7 @@ def fill(ledger: Ledger, n: int) -> float:
     started = time.perf_counter()
     committed, next_report = 0, 60.0
     for i in range(n):
-        pending.append(ledger.submit(KIND, payload(tag, i), MEDIA_TYPE))
+        pending.append(ledger.submit(AppendRequest(KIND, payload(tag, i), MEDIA_TYPE)))
         if len(pending) >= window:
             for _ in range(chunk):
                 pending.popleft().result()

@@ -1,23 +1,67 @@
-"""Builds the running parts from :class:`~governance.config.Settings`; used by the API and CLI."""
+"""The composition root: builds the running parts from :class:`~governance.config.Settings`.
+
+The API's app factory and every CLI command that needs more than an engine open a
+:class:`Runtime`; nothing else chooses the outside engines (``adapters/``) or wires the
+projections to the ledger. Heavy engines are imported only when asked for (``attestations=True``):
+the Sigstore and model-signing libraries take seconds to import.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
-from governance.attestations.service import AttestationService
-from governance.attestations.trust import TrustConfig, default_trust_config, load_trust_config
-from governance.attestations.verify import ModelSigningBackend, SigstoreBackend, Verifier
 from governance.auth.keys import KeyStore
 from governance.config import Settings
 from governance.db import create_db_engine, upgrade
+from governance.erasure.service import ErasureService
+from governance.evidence.service import EvidenceService
 from governance.ledger.checkpoint import NoteSigner, load_or_create_signing_key
+from governance.ledger.projections import Projections
 from governance.ledger.store import Ledger
 from governance.lineage.ingest import LineageIngest
-from governance.lineage.projection import LINEAGE_KIND, Projector
+from governance.lineage.projection import LineageProjection
 from governance.lineage.queries import LineageQueries
 from governance.metrics import Metrics
+
+if TYPE_CHECKING:
+    from governance.attestations.service import AttestationService
+    from governance.attestations.trust import TrustConfig
+    from governance.attestations.verify import ModelSigningBackend, SigstoreBackend, Verifier
+
+
+def build_projections(engine: Engine, write_lock: Any = None) -> Projections:
+    """Every projection of the ledger, in the order they are applied to a batch."""
+    from governance.attestations.projection import VerdictProjection
+
+    return Projections(engine, [LineageProjection(), VerdictProjection()], write_lock)
+
+
+def verification_backends() -> tuple[SigstoreBackend, ModelSigningBackend]:
+    """The attestation engines this service uses (the one place that chooses them)."""
+    from adapters.model_signing_backend import ModelSigningPythonBackend
+    from adapters.sigstore_backend import SigstorePythonBackend
+
+    return SigstorePythonBackend(), ModelSigningPythonBackend()
+
+
+def load_trust(settings: Settings) -> TrustConfig:
+    """The trust configuration file in the settings, or the default one."""
+    from governance.attestations.trust import default_trust_config, load_trust_config
+
+    if settings.trust_config is None:
+        return default_trust_config()
+    return load_trust_config(settings.trust_config)
+
+
+def build_verifier(trust: TrustConfig) -> Verifier:
+    """A verifier with the service's engines and the given trust configuration."""
+    from governance.attestations.verify import Verifier
+
+    sigstore, model_signing = verification_backends()
+    return Verifier(trust, sigstore=sigstore, model_signing=model_signing)
 
 
 @dataclass
@@ -30,9 +74,11 @@ class Runtime:
     ledger: Ledger
     keys: KeyStore
     metrics: Metrics
-    projector: Projector
+    projections: Projections
     lineage: LineageIngest
     queries: LineageQueries
+    evidence: EvidenceService
+    erasure: ErasureService
     attestations: AttestationService | None = field(default=None)
 
     @classmethod
@@ -42,12 +88,12 @@ class Runtime:
         *,
         migrate: bool = False,
         start: bool = True,
-        backends: tuple[SigstoreBackend, ModelSigningBackend] | None = None,
+        attestations: bool = False,
     ) -> Runtime:
         """Open the database (applying migrations if asked), load the key, start the writer.
 
-        ``backends`` (the Sigstore and model-signing engines, chosen by the composition root)
-        enable attestation verification with the configured trust configuration.
+        ``attestations`` enables attestation verification with the configured trust
+        configuration and the service's engines.
         """
         if migrate:
             upgrade(settings.database_url)
@@ -63,49 +109,42 @@ class Runtime:
             queue_size=settings.append_queue_size,
             append_timeout=settings.append_timeout_seconds,
             metrics=metrics,
-            # The lineage tables index OpenLineage events by job, run and dataset.
-            unindexed_kinds={LINEAGE_KIND},
         )
-        keys = KeyStore(engine, cache_seconds=settings.api_key_cache_seconds)
-        projector = Projector(engine, ledger.write_lock)
-        ledger.add_hook(projector.on_append)
+        projections = build_projections(engine, ledger.write_lock)
+        for hook in projections.hooks():
+            ledger.add_hook(hook)
         runtime = cls(
-            settings,
-            engine,
-            signer,
-            ledger,
-            keys,
-            metrics,
-            projector,
-            LineageIngest(ledger),
-            LineageQueries(engine),
+            settings=settings,
+            engine=engine,
+            signer=signer,
+            ledger=ledger,
+            keys=KeyStore(engine, cache_seconds=settings.api_key_cache_seconds),
+            metrics=metrics,
+            projections=projections,
+            lineage=LineageIngest(ledger),
+            queries=LineageQueries(engine),
+            evidence=EvidenceService(ledger),
+            erasure=ErasureService(ledger, projections),
         )
-        if backends is not None:
-            verifier = Verifier(
-                load_trust(settings), sigstore=backends[0], model_signing=backends[1]
-            )
+        if attestations:
+            from governance.attestations.service import AttestationService
+
+            verifier = build_verifier(load_trust(settings))
             runtime.attestations = AttestationService(engine, ledger, verifier)
         if start:
             runtime.start()
         return runtime
 
     def start(self) -> None:
-        """Start the ledger writer and bring the projection up to date with the ledger."""
+        """Start the ledger writer and bring the projections up to date with the ledger."""
         self.ledger.start()
-        self.projector.catch_up()
-        self.projector.start()
+        self.projections.catch_up()
+        self.projections.start()
         if self.attestations is not None:
             self.attestations.record_trust_config()
 
     def close(self) -> None:
         """Drain and stop the writer, then close database connections."""
-        self.projector.stop()
+        self.projections.stop()
         self.ledger.close()
         self.engine.dispose()
-
-
-def load_trust(settings: Settings) -> TrustConfig:
-    """The trust configuration file in the settings, or the default one."""
-    if settings.trust_config is None:
-        return default_trust_config()
-    return load_trust_config(settings.trust_config)

@@ -29,7 +29,15 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["Dialect", "id_filter", "keyset", "keyset_rows", "snapshot", "write_transaction"]
+__all__ = [
+    "Dialect",
+    "id_filter",
+    "keyset",
+    "keyset_rows",
+    "select_by_ids",
+    "snapshot",
+    "write_transaction",
+]
 
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
 
@@ -81,6 +89,38 @@ def id_filter(postgres: bool, column: str, ids: Iterable[int]) -> tuple[str, Any
         return f"{column} = ANY(CAST(:ids AS BIGINT[]))", values
     # Only the caller's fixed column name is interpolated; the ids are one bound parameter.
     return f"{column} IN (SELECT value FROM json_each(:ids))", json.dumps(values)  # noqa: S608
+
+
+def select_by_ids(
+    cursor: Any, dialect: Dialect, queries: Sequence[tuple[str, str, Iterable[int]]]
+) -> list[list[Any]]:
+    """The rows of each ``(statement, column, ids)`` query, in order.
+
+    ``{ids}`` in a statement stands for "``column`` is one of ``ids``" (:func:`id_filter`). An
+    empty ``ids`` gives no rows and no statement. On PostgreSQL the statements go out in one
+    pipeline: one round trip for all.
+    """
+    results: list[list[Any]] = [[] for _ in queries]
+    todo: list[tuple[int, str, dict[str, Any]]] = []
+    for position, (statement, column, ids) in enumerate(queries):
+        wanted = set(ids)
+        if wanted:
+            where, value = dialect.id_filter(column, wanted)
+            todo.append((position, dialect.sql(statement.format(ids=where)), {"ids": value}))
+    if not dialect.postgres:
+        for position, sql, params in todo:
+            cursor.execute(sql, params)
+            results[position] = list(cursor.fetchall())
+        return results
+    connection = cursor.connection
+    with contextlib.ExitStack() as stack:
+        cursors = [stack.enter_context(connection.cursor()) for _ in todo]
+        with connection.pipeline():
+            for each, (_, sql, params) in zip(cursors, todo, strict=True):
+                each.execute(sql, params)
+            for each, (position, _, _) in zip(cursors, todo, strict=True):
+                results[position] = list(each.fetchall())
+    return results
 
 
 def keyset(

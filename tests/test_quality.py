@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,19 @@ def test_mypy() -> None:
 def test_import_contracts() -> None:
     # Contracts come from [tool.importlinter] in pyproject.toml.
     _run("lint-imports", "--no-cache")
+
+
+def test_every_feature_is_kept_from_the_edges() -> None:
+    """Each module and package of governance but the edges is in the contract that keeps the
+    API, the CLI and their frameworks out of it (the layers contract is exhaustive already)."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    contracts = config["tool"]["importlinter"]["contracts"]
+    (edges,) = [c for c in contracts if c["name"].startswith("features do not import the edges")]
+    assert {"fastapi", "starlette", "typer", "rich"} <= set(edges["forbidden_modules"])
+    package = ROOT / "governance"
+    modules = {
+        f"governance.{p.stem}"
+        for p in package.iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()
+    }
+    assert modules - {"governance.api", "governance.cli"} == set(edges["source_modules"])

@@ -11,9 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapters.model_signing_backend import ModelSigningPythonBackend
-from adapters.sigstore_backend import SigstorePythonBackend
-from governance.api import attestations, errors, evidence, health, ledger, lineage
+from governance.api import attestations, erasure, errors, evidence, health, ledger, lineage
 from governance.api.errors import problem
 from governance.config import Settings
 from governance.errors import PayloadTooLarge
@@ -119,11 +117,6 @@ class AccessLog:
                 )
 
 
-def verification_backends() -> tuple[SigstorePythonBackend, ModelSigningPythonBackend]:
-    """The attestation engines this service uses (the one place that chooses them)."""
-    return SigstorePythonBackend(), ModelSigningPythonBackend()
-
-
 def create_app(
     settings: Settings, runtime: Runtime | None = None, *, freeze_heap: bool = False
 ) -> FastAPI:
@@ -141,7 +134,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = app.state.runtime
         if rt is None:
-            rt = Runtime.open(settings, backends=verification_backends())
+            rt = Runtime.open(settings, attestations=True)
             app.state.runtime = rt
         rt.start()
         if freeze_heap:
@@ -161,7 +154,7 @@ def create_app(
     )
     app.state.runtime = runtime
     errors.install(app)
-    for module in (health, evidence, ledger, lineage, attestations):
+    for module in (health, evidence, ledger, erasure, lineage, attestations):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLog)

@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from governance.api.deps import require, runtime
 from governance.api.errors import problem
 from governance.auth.keys import Principal, Role
-from governance.errors import InputError, NotFound, UnsupportedMediaType
+from governance.errors import InputError
+from governance.ledger import kinds
 
 router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"])
 
-EVIDENCE_KIND = "evidence"
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _KEY_CHARS = re.compile(r"^[\x21-\x7e]+$")
 
 RECEIPT_EXAMPLE = {
     "index": 41,
-    "kind": "evidence",
+    "kind": kinds.EVIDENCE.name,
     "leaf_hash": "5f3a…",
     "sha256": "9b1c…",
     "tree_size": 42,
@@ -72,26 +69,12 @@ async def store_evidence(
     the original receipt; an ``Idempotency-Key`` header overrides it.
     """
     rt = runtime(request)
-    if not content_type:
-        raise UnsupportedMediaType("a Content-Type header is required for evidence documents")
     key = idempotency_key(request, rt.settings.max_idempotency_key_length)
-    body = await request.body()
-    if not body:
-        raise InputError("the evidence document is empty")
-    digest = hashlib.sha256(body).hexdigest()
-    receipt = await rt.ledger.append_async(
-        EVIDENCE_KIND,
-        body,
-        content_type,
-        subjects=[{"sha256": digest}],
-        fields={"submitted_by": principal.key_id},
-        idempotency_key=key,
-    )
-    data: dict[str, Any] = receipt.to_json()
+    receipt = await rt.evidence.store(await request.body(), content_type, principal.key_id, key)
     return JSONResponse(
-        data,
+        receipt.to_json(),
         status_code=200 if receipt.duplicate else 201,
-        headers={"Location": f"/api/v1/evidence/{digest}"},
+        headers={"Location": f"/api/v1/evidence/{receipt.payload_sha256}"},
     )
 
 
@@ -107,16 +90,8 @@ async def get_evidence(
     _principal: Annotated[Principal, Depends(require(Role.AUDITOR, Role.ADMIN))],
 ) -> Response:
     """The document's bytes with their original media type; its ledger index in a header."""
-    if not _SHA256.match(sha256):
-        raise InputError("the digest must be 64 lowercase hex digits")
-    ledger = runtime(request).ledger
-    indexes = await run_in_threadpool(ledger.indexes_for_subject, {"sha256": sha256}, EVIDENCE_KIND)
-    if not indexes:
-        raise NotFound(f"no evidence document with SHA-256 {sha256}")
-    index = indexes[0]
-    record = await run_in_threadpool(ledger.entry, index)
-    data = await run_in_threadpool(ledger.payload, index)
-    headers = {"X-Ledger-Index": str(index)}
-    if data is None:
+    document = await runtime(request).evidence.fetch(sha256)
+    headers = {"X-Ledger-Index": str(document.index)}
+    if document.data is None:
         return problem(410, f"evidence {sha256} was erased", code="erased", headers=headers)
-    return Response(data, media_type=record.media_type, headers=headers)
+    return Response(document.data, media_type=document.media_type, headers=headers)

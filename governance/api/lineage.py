@@ -15,6 +15,7 @@ from governance.api.deps import require, runtime
 from governance.api.evidence import idempotency_key
 from governance.auth.keys import Principal, Role
 from governance.errors import InputError
+from governance.ledger.kinds import LINEAGE_PROJECTION
 from governance.lineage.classification import check_classification
 from governance.lineage.ingest import check_content_type, decode_body
 from governance.lineage.queries import MAX_DEPTH, Direction, Graph
@@ -31,9 +32,9 @@ _RAW_JSON = {
 
 async def fresh_projection(request: Request) -> None:
     """Before a query: bring the projection up to everything the ledger has acknowledged."""
-    projector = runtime(request).projector
-    if await run_in_threadpool(projector.behind):
-        await run_in_threadpool(projector.catch_up)
+    projections = runtime(request).projections
+    if await run_in_threadpool(projections.behind, LINEAGE_PROJECTION):
+        await run_in_threadpool(projections.catch_up, LINEAGE_PROJECTION)
 
 
 QUERY_DEPENDENCIES = [Depends(require(*READERS)), Depends(fresh_projection)]

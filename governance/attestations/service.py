@@ -1,31 +1,28 @@
 """Accepting attestations: verify offline at ingest, record each verdict (pass or fail).
 
-The raw bundle is the ledger payload. The envelope carries the verdict and non-personal facts
-(purpose, format, reason, predicate type, subjects by digest, the trust configuration's digest);
-the full verified facts go to ``attestation_verdicts``. Erasing the payload erases what in those
-facts names a person too (``forget_signer``).
+Each verdict is one ledger entry (:mod:`~governance.attestations.record` says what goes where);
+the verdicts projection (:mod:`~governance.attestations.projection`) writes its
+``attestation_verdicts`` row in the same transaction, so a verdict that was acknowledged can be
+read back at once and is rebuilt by ``ledger reindex``.
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from starlette.concurrency import run_in_threadpool
 
-from governance import timefmt
+from governance.attestations import record
 from governance.attestations.reasons import VerificationFailed
 from governance.attestations.verify import Request, VerifiedFacts, Verifier
 from governance.errors import InputError, NotFound
-from governance.ledger.store import Ledger, Receipt
-
-ATTESTATION_KIND = "attestation"
-TRUST_CONFIG_KIND = "trust-config"
-_MAX_SUBJECTS = 64
+from governance.ledger import kinds
+from governance.ledger.store import AppendRequest, Ledger, Receipt
+from governance.sql import id_filter
 
 
 @dataclass(frozen=True)
@@ -40,19 +37,6 @@ class Outcome:
     def passed(self) -> bool:
         """Whether the attestation verified."""
         return self.failure is None
-
-
-def _digests(facts: VerifiedFacts | None, expected: str | None) -> list[str]:
-    found: list[str] = []
-    if expected:
-        found.append(expected.removeprefix("sha256:"))
-    if facts is not None:
-        if facts.artifact_digest:
-            found.append(facts.artifact_digest.removeprefix("sha256:"))
-        if facts.model_digest:
-            found.append(facts.model_digest.removeprefix("sha256:"))
-        found.extend(s.digest["sha256"] for s in facts.subjects if "sha256" in s.digest)
-    return [d for d in dict.fromkeys(d.lower() for d in found) if len(d) == 64][:_MAX_SUBJECTS]
 
 
 class AttestationService:
@@ -73,11 +57,13 @@ class AttestationService:
         trust = self._verifier.trust
         description = json.dumps(trust.to_json(), sort_keys=True, separators=(",", ":")).encode()
         return self._ledger.append(
-            TRUST_CONFIG_KIND,
-            description,
-            "application/json",
-            fields={"digest": trust.digest()},
-            idempotency_key=trust.digest(),
+            AppendRequest(
+                kinds.TRUST_CONFIG.name,
+                description,
+                "application/json",
+                fields={"digest": trust.digest()},
+                idempotency_key=trust.digest(),
+            )
         )
 
     async def submit(
@@ -99,56 +85,22 @@ class AttestationService:
         facts: VerifiedFacts | None = None
         failure: VerificationFailed | None = None
         try:
-            facts = await run_in_threadpool(self._verifier.verify, request)
+            facts = await asyncio.to_thread(self._verifier.verify, request)
         except VerificationFailed as exc:
             failure = exc
-        fields: dict[str, Any] = {
-            "verdict": "pass" if failure is None else "fail",
-            "purpose": purpose,
-            "trust_config": self._verifier.trust.digest(),
-            "submitted_by": submitted_by,
-        }
-        if failure is not None:
-            fields["reason"] = failure.reason.value
-        if facts is not None:
-            fields["format"] = facts.format.value
-            if facts.predicate_type:
-                fields["predicate_type"] = facts.predicate_type
-        subjects = [{"sha256": d} for d in _digests(facts, request.expected_digest)]
-        # One verdict per bundle, purpose and expected digest: a retry returns the same entry.
-        bundle_sha = hashlib.sha256(bundle).hexdigest()
-        key = f"{purpose}\n{request.expected_digest or ''}\n{predicate_type or ''}\n{bundle_sha}"
         receipt = await self._ledger.append_async(
-            ATTESTATION_KIND, bundle, "application/json", subjects, fields, key
-        )
-        await run_in_threadpool(self._store, receipt, request, facts, failure)
-        return Outcome(receipt, facts, failure)
-
-    def _store(
-        self,
-        receipt: Receipt,
-        request: Request,
-        facts: VerifiedFacts | None,
-        failure: VerificationFailed | None,
-    ) -> None:
-        with self._engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO attestation_verdicts (ledger_index, purpose, verdict, reason, "
-                    "detail, expected_digest, facts, verified_at) VALUES (:i, :p, :v, :r, :d, "
-                    ":e, :f, :t) ON CONFLICT (ledger_index) DO NOTHING"
-                ),
-                {
-                    "i": receipt.index,
-                    "p": request.purpose,
-                    "v": "pass" if failure is None else "fail",
-                    "r": failure.reason.value if failure else None,
-                    "d": failure.detail[:2000] if failure else None,
-                    "e": request.expected_digest,
-                    "f": json.dumps(facts.to_json()) if facts else None,
-                    "t": timefmt.now(),
-                },
+            record.append_request(
+                bundle,
+                purpose=purpose,
+                expected_digest=request.expected_digest,
+                predicate_type=predicate_type,
+                trust_config=self._verifier.trust.digest(),
+                submitted_by=submitted_by,
+                facts=facts,
+                failure=failure,
             )
+        )
+        return Outcome(receipt, facts, failure)
 
     def get(self, index: int) -> dict[str, Any]:
         """One recorded verdict by ledger index."""
@@ -166,42 +118,15 @@ class AttestationService:
         digest = subject.removeprefix("sha256:").lower()
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
             raise InputError("subject must be sha256:<64 hex digits>")
-        indexes = self._ledger.indexes_for_subject({"sha256": digest}, ATTESTATION_KIND)
+        indexes = self._ledger.indexes_for_subject({"sha256": digest}, kinds.ATTESTATION.name)
         if not indexes:
             return []
         with self._engine.connect() as conn:
-            marks = ",".join(f":p{i}" for i in range(len(indexes)))
+            where, value = id_filter(conn.dialect.name == "postgresql", "ledger_index", indexes)
             rows = conn.execute(
-                text(f"{_SELECT} WHERE ledger_index IN ({marks}) ORDER BY ledger_index"),
-                {f"p{i}": v for i, v in enumerate(indexes)},
+                text(f"{_SELECT} WHERE {where} ORDER BY ledger_index"), {"ids": value}
             ).all()
         return [_verdict(r) for r in rows]
-
-
-def forget_signer(engine: Engine, index: int) -> bool:
-    """Erase the personal part of the verdict recorded for ledger entry ``index``, if any.
-
-    That is the signer identity in the facts (an e-mail address, or a workload URI) and the
-    failure detail, which may quote it; the rest (format, mode, issuer, digests, trust
-    configuration) stays. Called when the entry's payload is erased; running it again changes
-    nothing. Returns whether a verdict was recorded for the entry.
-    """
-    with engine.begin() as conn:
-        row = conn.execute(
-            text("SELECT facts FROM attestation_verdicts WHERE ledger_index = :i"), {"i": index}
-        ).first()
-        if row is None:
-            return False
-        facts = json.loads(row[0]) if row[0] else None
-        if isinstance(facts, dict) and isinstance(facts.get("signer"), dict):
-            facts["signer"]["identity"] = None
-        conn.execute(
-            text(
-                "UPDATE attestation_verdicts SET facts = :f, detail = NULL WHERE ledger_index = :i"
-            ),
-            {"f": json.dumps(facts) if facts is not None else None, "i": index},
-        )
-    return True
 
 
 _SELECT = (

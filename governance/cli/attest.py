@@ -14,14 +14,12 @@ from typing import Annotated, Any
 
 import typer
 
-from adapters.model_signing_backend import ModelSigningPythonBackend
-from adapters.sigstore_backend import SigstorePythonBackend
 from governance.attestations.reasons import VerificationFailed
 from governance.attestations.trust import with_overrides
-from governance.attestations.verify import Request, Verifier
+from governance.attestations.verify import Request
 from governance.cli.common import EXIT_ERROR, EXIT_FAILED_CHECK, EXIT_OK, settings_from_env
 from governance.errors import InputError
-from governance.runtime import load_trust
+from governance.runtime import build_verifier, load_trust
 
 attest_app = typer.Typer(help="Signing attestations: verify offline, or submit to a server.")
 trust_app = typer.Typer(help="The attestation trust configuration.", no_args_is_help=True)
@@ -88,9 +86,7 @@ def verify(
         issuer=issuer,
         identity_regex=identity_regex,
     )
-    verifier = Verifier(
-        trust, sigstore=SigstorePythonBackend(), model_signing=ModelSigningPythonBackend()
-    )
+    verifier = build_verifier(trust)
     ignore = (bundle.name,) if artifact is not None and bundle.parent == artifact else ()
     request = Request(
         bundle=_read(bundle, "bundle"),

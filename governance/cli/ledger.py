@@ -11,12 +11,10 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from governance.attestations.service import forget_signer
 from governance.cli.common import EXIT_FAILED_CHECK, EXIT_OK, settings_from_env
 from governance.ledger.audit import AuditReport, audit_database
 from governance.ledger.bundle import export_bundle, verify_bundle
 from governance.ledger.checkpoint import NoteVerifier
-from governance.lineage.projection import PROJECTED_KINDS
 from governance.runtime import Runtime
 
 app = typer.Typer(help="The verifiable ledger.", no_args_is_help=True)
@@ -140,37 +138,86 @@ def verify(
     raise typer.Exit(_print_report(report, as_json, "verify"))
 
 
+ProjectionName = Annotated[
+    str | None,
+    typer.Option("--projection", help="Only this projection (default: every projection)"),
+]
+
+
 @app.command()
-def reindex() -> None:
-    """Rebuild the lineage projection from the ledger (entry 0 onwards), identically."""
+def reindex(
+    projection: ProjectionName = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+) -> None:
+    """Rebuild projections from the ledger (entry 0 onwards); the result equals the live one.
+
+    Projections: lineage (OpenLineage events and classifications) and attestation-verdicts.
+    """
     with _runtime() as rt:
+        names = [projection] if projection is not None else list(rt.projections.names)
         size, _root = rt.ledger.head()
-        rt.projector.reset()
-        with _progress("reindexing", size) as advance:
-            rt.projector.catch_up(progress=advance)
-    typer.echo(f"projection rebuilt from {size} ledger entries")
+        for name in names:
+            with _progress(f"rebuilding {name}", size) as advance:
+                rt.projections.rebuild(name, progress=advance)
+        if as_json:
+            typer.echo(json.dumps({"ledger_size": size, "rebuilt": names}, indent=2))
+        else:
+            for name in names:
+                typer.echo(f"{name} projection rebuilt from {size} ledger entries")
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON")] = False,
+) -> None:
+    """The ledger's size and each projection's progress, with entries it could not apply.
+
+    Exit 0 when every projection is up to date and none recorded a failure, 1 otherwise.
+    """
+    with _runtime() as rt:
+        size, root = rt.ledger.head()
+        projections = rt.projections.status()
+    ok = all(p.behind == 0 and not p.failures for p in projections)
+    if as_json:
+        data = {
+            "ledger_size": size,
+            "root": root.hex(),
+            "projections": [p.to_json() for p in projections],
+        }
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        typer.echo(f"ledger: {size} entries, root {root.hex()}")
+        for p in projections:
+            state = "up to date" if p.behind == 0 else f"{p.behind} entries behind"
+            typer.echo(f"{p.name} projection: {state} (next index {p.next_index})")
+            for failure in p.failures:
+                typer.echo(f"  entry {failure.index} not projected: {failure.error}")
+    raise typer.Exit(EXIT_OK if ok else EXIT_FAILED_CHECK)
 
 
 @app.command()
 def erase(
     index: Annotated[int, typer.Option("--index", help="Entry whose payload to erase")],
     reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the ledger)")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
 ) -> None:
     """Delete an entry's payload and append an erasure entry (e.g. GDPR Art. 17).
 
     The envelope, chain and tree stay intact; audit and verify then report the entry as erased.
-    An attestation's recorded verdict loses its signer identity and failure detail as well, and
-    an OpenLineage event or a classification leaves the lineage projection, which is rebuilt
-    without it (as `reindex` would).
+    Every projection forgets what the payload said: an attestation's recorded verdict loses its
+    signer identity and failure detail, and the lineage projection is rebuilt without an erased
+    OpenLineage event or classification (as `reindex` would).
     """
     with _runtime(start=True) as rt:
-        kind = rt.ledger.entry(index).kind
-        receipt = rt.ledger.erase(index, reason)
-        forget_signer(rt.engine, index)
-        typer.echo(f"erased payload of entry {index}; erasure recorded as entry {receipt.index}")
-        if kind in PROJECTED_KINDS:
-            size, _root = rt.ledger.head()
-            rt.projector.reset()
-            with _progress("rebuilding the lineage projection", size) as advance:
-                rt.projector.catch_up(progress=advance)
-            typer.echo(f"lineage projection rebuilt from {size} ledger entries without it")
+        erasure = rt.erasure.erase(index, reason)
+        size, _root = rt.ledger.head()
+        with _progress("rebuilding without it", size) as advance:
+            rt.erasure.finish(erasure, progress=advance)
+    if as_json:
+        typer.echo(json.dumps(erasure.to_json(), indent=2))
+        return
+    typer.echo(
+        f"erased payload of entry {index}; erasure recorded as entry {erasure.receipt.index}"
+    )
+    for name in erasure.rebuilding:
+        typer.echo(f"{name} projection rebuilt from {size} ledger entries without it")

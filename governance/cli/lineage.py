@@ -14,8 +14,9 @@ from rich.table import Table
 
 from governance.cli.common import settings_from_env
 from governance.db import create_db_engine
-from governance.lineage.projection import Projector
+from governance.ledger.kinds import LINEAGE_PROJECTION
 from governance.lineage.queries import Direction, LineageQueries
+from governance.runtime import build_projections
 
 app = typer.Typer(help="Lineage questions (jobs, runs, datasets, models).", no_args_is_help=True)
 
@@ -38,7 +39,7 @@ def _queries() -> Iterator[LineageQueries]:
     try:
         # Apply whatever the ledger holds that a server has not projected yet (exactly once,
         # whichever process does it), so answers include every acknowledged event.
-        Projector(engine).catch_up()
+        build_projections(engine).catch_up(LINEAGE_PROJECTION)
         yield LineageQueries(engine)
     finally:
         engine.dispose()

@@ -76,3 +76,24 @@ class LedgerSubject(SQLModel, table=True):
 
     subject: str = Field(sa_column=Column("subject", String(1100), primary_key=True))
     idx: int = Field(sa_column=Column("idx", BigInteger, primary_key=True, autoincrement=False))
+
+
+class ProjectionState(SQLModel, table=True):
+    """How far a projection has applied the ledger: the next index it will look at."""
+
+    __tablename__ = "projection_state"
+
+    name: str = Field(sa_column=Column("name", String(64), primary_key=True))
+    next_index: int = Field(sa_column=Column("next_index", BigInteger, nullable=False))
+
+
+class ProjectionFailure(SQLModel, table=True):
+    """An entry a projection could not apply (it stays in the ledger), and why."""
+
+    __tablename__ = "projection_failures"
+
+    projection: str = Field(sa_column=Column("projection", String(64), primary_key=True))
+    ledger_index: int = Field(
+        sa_column=Column("ledger_index", BigInteger, primary_key=True, autoincrement=False)
+    )
+    error: str = Field(sa_column=Column("error", Text, nullable=False))

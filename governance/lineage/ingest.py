@@ -6,6 +6,7 @@ SHA-256) makes a client's retry of the same event a no-op that still succeeds.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -13,11 +14,9 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
-
 from governance.errors import InputError, PayloadTooLarge, UnsupportedMediaType
-from governance.ledger.store import Ledger, Receipt
-from governance.lineage.projection import CLASSIFICATION_KIND, LINEAGE_KIND
+from governance.ledger import kinds
+from governance.ledger.store import AppendRequest, Ledger, Receipt
 from governance.lineage.validation import (
     Limits,
     LineageEvent,
@@ -121,13 +120,21 @@ class LineageIngest:
         # The ledger's append hook projects the event in the same transaction, from the parsed
         # form handed over here; the 201 follows the commit.
         return await self._ledger.append_async(
-            LINEAGE_KIND, raw, "application/json", subjects_of(event), fields, key, context=event
+            AppendRequest(
+                kinds.OPENLINEAGE.name,
+                raw,
+                "application/json",
+                subjects_of(event),
+                fields,
+                key,
+                context=event,
+            )
         )
 
     async def ingest(self, raw: bytes, submitted_by: str, key: str | None = None) -> Receipt:
         """Validate one event and append it; :class:`InputError` (nothing stored) when invalid."""
         if len(raw) > _INLINE_PARSE_BYTES:
-            event = await run_in_threadpool(parse_event, raw, self._limits)
+            event = await asyncio.to_thread(parse_event, raw, self._limits)
         else:
             event = parse_event(raw, self._limits)
         return await self._record(raw, event, submitted_by, key)
@@ -138,7 +145,7 @@ class LineageIngest:
         Each accepted event's payload is its compact JSON serialisation (the array's own bytes
         for one element are not kept separately).
         """
-        values = await run_in_threadpool(parse_batch, raw, self._limits)
+        values = await asyncio.to_thread(parse_batch, raw, self._limits)
         results = []
         for position, value in enumerate(values):
             try:
@@ -172,10 +179,12 @@ class LineageIngest:
             ensure_ascii=False,
         ).encode()
         return await self._ledger.append_async(
-            CLASSIFICATION_KIND,
-            payload,
-            "application/json",
-            [{"name": f"dataset:{namespace}:{name}"}],
-            {"submitted_by": submitted_by},
-            key or f"decision:{uuid.uuid4()}",
+            AppendRequest(
+                kinds.DATASET_CLASSIFICATION.name,
+                payload,
+                "application/json",
+                [{"name": f"dataset:{namespace}:{name}"}],
+                {"submitted_by": submitted_by},
+                key or f"decision:{uuid.uuid4()}",
+            )
         )

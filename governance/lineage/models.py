@@ -213,15 +213,6 @@ class LineageWarning(SQLModel, table=True):
     message: str = Field(sa_column=Column("message", Text, nullable=False))
 
 
-class LineageProjectionState(SQLModel, table=True):
-    """How far the projection has applied the ledger (the next index to look at)."""
-
-    __tablename__ = "lineage_projection_state"
-
-    id: int = Field(sa_column=Column("id", Integer, primary_key=True, autoincrement=False))
-    next_index: int = Field(sa_column=Column("next_index", _Big, nullable=False))
-
-
 PROJECTION_TABLES = (
     "lineage_namespaces",
     "lineage_jobs",

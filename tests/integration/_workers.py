@@ -34,11 +34,13 @@ from types import TracebackType
 from typing import Any
 
 from governance.config import Settings
+from governance.ledger import kinds
+from governance.ledger.entries import AppendRequest
 from governance.ledger.store import Receipt
 from governance.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parents[2]
-KIND = "test.concurrency"
+KIND = kinds.EVIDENCE.name
 MEDIA_TYPE = "application/octet-stream"
 
 
@@ -123,10 +125,12 @@ def run_bulk(config: dict[str, Any]) -> None:
                 (
                     n,
                     runtime.ledger.submit(
-                        KIND,
-                        bulk_payload(worker, n),
-                        MEDIA_TYPE,
-                        subjects=[{"name": f"worker-{worker}"}],
+                        AppendRequest(
+                            KIND,
+                            bulk_payload(worker, n),
+                            MEDIA_TYPE,
+                            subjects=[{"name": f"worker-{worker}"}],
+                        )
                     ),
                 )
                 for n in numbers[at : at + chunk]
@@ -161,16 +165,18 @@ def run_idem(config: dict[str, Any]) -> None:
 
     def filler(thread: int, round_number: int, n: int) -> Future[Receipt]:
         payload = f"filler worker={worker} thread={thread} round={round_number} n={n}".encode()
-        return runtime.ledger.submit(KIND, payload, MEDIA_TYPE)
+        return runtime.ledger.submit(AppendRequest(KIND, payload, MEDIA_TYPE))
 
     def race(thread: int) -> None:
         for round_number in range(rounds):
             before = [filler(thread, round_number, n) for n in range(fillers)]
             shared = runtime.ledger.submit(
-                KIND,
-                shared_payload(tag, round_number),
-                MEDIA_TYPE,
-                idempotency_key=None if tag is None else f"{tag}-{round_number}",
+                AppendRequest(
+                    KIND,
+                    shared_payload(tag, round_number),
+                    MEDIA_TYPE,
+                    idempotency_key=None if tag is None else f"{tag}-{round_number}",
+                )
             )
             after = [filler(thread, round_number, fillers + n) for n in range(fillers)]
             done = [receipt_json(shared.result(timeout=120), round=round_number, shared=True)]
@@ -207,7 +213,7 @@ def run_crash(config: dict[str, Any]) -> None:
             futures = []
             for _ in range(burst):
                 payload = f"crash tag={tag} thread={thread} n={n}".encode() + os.urandom(16)
-                futures.append(runtime.ledger.submit(KIND, payload, MEDIA_TYPE))
+                futures.append(runtime.ledger.submit(AppendRequest(KIND, payload, MEDIA_TYPE)))
                 n += 1
             for future in futures:
                 acknowledge(future.result(timeout=120))

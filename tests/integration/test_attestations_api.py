@@ -27,16 +27,14 @@ import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-from adapters.model_signing_backend import ModelSigningPythonBackend
-from adapters.sigstore_backend import SigstorePythonBackend
 from governance.api.app import create_app
-from governance.attestations.service import ATTESTATION_KIND, TRUST_CONFIG_KIND
+from governance.attestations.record import bundle_of
 from governance.attestations.trust import load_trust_config
 from governance.attestations.verify import Reason
 from governance.cli.main import main
 from governance.config import Settings
 from governance.db import upgrade
-from governance.ledger import merkle
+from governance.ledger import kinds, merkle
 from governance.ledger.checkpoint import NoteVerifier
 from governance.runtime import Runtime
 from tests.conftest import Database
@@ -185,7 +183,7 @@ def open_runtime(database_url: str, tmp: Path, trust_config: Path) -> Runtime:
         log_json=False,
         trust_config=trust_config,
     )
-    return Runtime.open(settings, backends=(SigstorePythonBackend(), ModelSigningPythonBackend()))
+    return Runtime.open(settings, attestations=True)
 
 
 class Service:
@@ -288,15 +286,19 @@ def check_response(
         receipt = body["receipt"]
         assert body["index"] == receipt["index"]
     index = receipt["index"]
-    assert receipt["kind"] == ATTESTATION_KIND
-    assert receipt["sha256"] == hashlib.sha256(bundle).hexdigest()
+    assert receipt["kind"] == kinds.ATTESTATION.name
     assert_receipt_verifies(receipt, svc.runtime)
 
     entry = svc.runtime.ledger.entry(index)
-    assert entry.kind == ATTESTATION_KIND
+    assert entry.kind == kinds.ATTESTATION.name
     assert merkle.leaf_hash(entry.envelope).hex() == receipt["leaf_hash"]
-    assert svc.runtime.ledger.payload(index) == bundle
+    payload = svc.runtime.ledger.payload(index)
+    assert payload is not None
+    assert receipt["sha256"] == hashlib.sha256(payload).hexdigest()
+    # the bundle is kept byte for byte in the payload, and the envelope commits to its digest
+    assert bundle_of(payload, entry.media_type) == bundle
     envelope = json.loads(entry.envelope)
+    assert envelope["bundle_sha256"] == hashlib.sha256(bundle).hexdigest()
     assert envelope["verdict"] == verdict
     assert envelope["trust_config"] == trust_digest(svc)
     if verdict == "fail":
@@ -438,7 +440,9 @@ def test_bundle_as_json_is_accepted(service: Service) -> None:
     assert response.status_code == 201, response.text
     index = response.json()["receipt"]["index"]
     # kept as compact JSON of the document
-    assert json.loads(service.runtime.ledger.payload(index) or b"") == json.loads(bundle)
+    entry = service.runtime.ledger.entry(index)
+    kept = bundle_of(service.runtime.ledger.payload(index) or b"", entry.media_type)
+    assert json.loads(kept) == json.loads(bundle)
 
 
 # --- rejected requests ----------------------------------------------------------------------------
@@ -515,7 +519,7 @@ def trust_entries(runtime: Runtime) -> list[dict[str, Any]]:
     found = []
     for index in range(size):
         entry = runtime.ledger.entry(index)
-        if entry.kind == TRUST_CONFIG_KIND:
+        if entry.kind == kinds.TRUST_CONFIG.name:
             found.append(json.loads(entry.envelope))
     return found
 

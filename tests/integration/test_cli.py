@@ -25,6 +25,7 @@ from governance.db import create_db_engine
 from governance.errors import Unauthenticated
 from governance.ledger import merkle
 from governance.ledger.checkpoint import NoteSigner, NoteVerifier
+from governance.ledger.entries import AppendRequest
 from governance.ledger.store import Receipt
 from governance.runtime import Runtime
 
@@ -94,10 +95,12 @@ def receipts(env: Env) -> list[Receipt]:
     try:
         return [
             rt.ledger.append(
-                "evidence",
-                f"report {i}\n".encode() + bytes(range(256)),
-                "application/octet-stream",
-                subjects=[{"name": f"report-{i}"}],
+                AppendRequest(
+                    "evidence",
+                    f"report {i}\n".encode() + bytes(range(256)),
+                    "application/octet-stream",
+                    subjects=[{"name": f"report-{i}"}],
+                )
             )
             for i in range(ENTRIES)
         ]

@@ -22,6 +22,7 @@ import pytest
 from governance.config import Settings
 from governance.ledger.audit import audit_database
 from governance.ledger.checkpoint import NoteVerifier, load_or_create_signing_key
+from governance.ledger.entries import AppendRequest
 from governance.runtime import Runtime
 from tests.integration import _workers as workers
 
@@ -128,7 +129,9 @@ def test_sigkilled_writer_loses_no_acknowledged_entry(database: Database, tmp_pa
 
             more = [
                 runtime.ledger.append(
-                    workers.KIND, f"after restart {attempt} #{n}".encode(), workers.MEDIA_TYPE
+                    AppendRequest(
+                        workers.KIND, f"after restart {attempt} #{n}".encode(), workers.MEDIA_TYPE
+                    )
                 )
                 for n in range(20)
             ]

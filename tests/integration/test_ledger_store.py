@@ -18,8 +18,11 @@ from governance.db import SQLITE_WAL_AUTOCHECKPOINT_PAGES, create_db_engine
 from governance.errors import Conflict, InputError, NotFound, Unavailable
 from governance.ledger import merkle
 from governance.ledger.checkpoint import NoteVerifier
+from governance.ledger.entries import AppendRequest
+from governance.ledger.projections import ProjectionBatch
 from governance.ledger.store import AppendedEntry, Ledger, Receipt
-from governance.lineage import projection
+from governance.ledger.writer import BatchWriter
+from governance.lineage.projection import LineageProjection
 from governance.runtime import Runtime
 
 
@@ -37,7 +40,7 @@ def _verify_receipt(receipt: Receipt, verifier: NoteVerifier) -> None:
 
 def _append_many(ledger: Ledger, count: int, start: int = 0) -> list[Receipt]:
     futures = [
-        ledger.submit("evidence", f"doc {i}".encode(), "text/plain")
+        ledger.submit(AppendRequest("evidence", f"doc {i}".encode(), "text/plain"))
         for i in range(start, start + count)
     ]
     return [f.result(timeout=30) for f in futures]
@@ -56,9 +59,11 @@ def test_receipts_verify_against_their_signed_checkpoints(runtime: Runtime) -> N
 
 def test_envelope_is_canonical_and_chains(runtime: Runtime) -> None:
     first = runtime.ledger.append(
-        "evidence", b"alpha", "text/plain", subjects=[{"name": "model-a"}], fields={"note": "x"}
+        AppendRequest(
+            "evidence", b"alpha", "text/plain", subjects=[{"name": "model-a"}], fields={"note": "x"}
+        )
     )
-    second = runtime.ledger.append("evidence", b"beta", "application/octet-stream")
+    second = runtime.ledger.append(AppendRequest("evidence", b"beta", "application/octet-stream"))
     one = runtime.ledger.entry(first.index)
     two = runtime.ledger.entry(second.index)
     envelope = json.loads(one.envelope)
@@ -81,9 +86,9 @@ def test_envelope_is_canonical_and_chains(runtime: Runtime) -> None:
 
 def test_repeat_returns_the_original_receipt(runtime: Runtime) -> None:
     verifier = NoteVerifier.from_verifier_key(runtime.ledger.verifier_key)
-    original = runtime.ledger.append("evidence", b"same bytes", "text/plain")
+    original = runtime.ledger.append(AppendRequest("evidence", b"same bytes", "text/plain"))
     _append_many(runtime.ledger, 50)
-    again = runtime.ledger.append("evidence", b"same bytes", "text/plain")
+    again = runtime.ledger.append(AppendRequest("evidence", b"same bytes", "text/plain"))
     assert again.duplicate is True
     assert (again.index, again.leaf_hash, again.tree_size, again.checkpoint) == (
         original.index,
@@ -97,7 +102,10 @@ def test_repeat_returns_the_original_receipt(runtime: Runtime) -> None:
 
 
 def test_duplicates_inside_one_batch_become_one_entry(runtime: Runtime) -> None:
-    futures = [runtime.ledger.submit("evidence", b"retry me", "text/plain") for _ in range(6)]
+    futures = [
+        runtime.ledger.submit(AppendRequest("evidence", b"retry me", "text/plain"))
+        for _ in range(6)
+    ]
     receipts = [f.result(timeout=30) for f in futures]
     assert {r.index for r in receipts} == {0}
     assert sum(not r.duplicate for r in receipts) == 1
@@ -105,14 +113,22 @@ def test_duplicates_inside_one_batch_become_one_entry(runtime: Runtime) -> None:
 
 
 def test_explicit_idempotency_key(runtime: Runtime) -> None:
-    first = runtime.ledger.append("evidence", b"v1", "text/plain", idempotency_key="ticket-7")
-    same = runtime.ledger.append("evidence", b"v1", "text/plain", idempotency_key="ticket-7")
+    first = runtime.ledger.append(
+        AppendRequest("evidence", b"v1", "text/plain", idempotency_key="ticket-7")
+    )
+    same = runtime.ledger.append(
+        AppendRequest("evidence", b"v1", "text/plain", idempotency_key="ticket-7")
+    )
     assert same.index == first.index
     assert same.duplicate
     with pytest.raises(Conflict, match="different payload"):
-        runtime.ledger.append("evidence", b"v2", "text/plain", idempotency_key="ticket-7")
+        runtime.ledger.append(
+            AppendRequest("evidence", b"v2", "text/plain", idempotency_key="ticket-7")
+        )
     # Keys are scoped by kind; the same bytes under another key are a new entry.
-    other = runtime.ledger.append("evidence", b"v1", "text/plain", idempotency_key="ticket-8")
+    other = runtime.ledger.append(
+        AppendRequest("evidence", b"v1", "text/plain", idempotency_key="ticket-8")
+    )
     assert other.index == first.index + 1
     assert runtime.ledger.head()[0] == 2
 
@@ -136,7 +152,7 @@ def test_invalid_appends_are_rejected_and_change_nothing(
     args: dict[str, object] = {"kind": "evidence", "payload": b"x", "media_type": "text/plain"}
     args.update(kwargs)
     with pytest.raises(InputError, match=message):
-        runtime.ledger.append(**args)  # type: ignore[arg-type]
+        runtime.ledger.append(AppendRequest(**args))  # type: ignore[arg-type]
     assert runtime.ledger.head()[0] == 0
 
 
@@ -175,8 +191,12 @@ def test_reads_reject_impossible_requests(runtime: Runtime) -> None:
 
 def test_subject_index(runtime: Runtime) -> None:
     digest = hashlib.sha256(b"model weights").hexdigest()
-    a = runtime.ledger.append("evidence", b"a", "text/plain", subjects=[{"sha256": digest}])
-    runtime.ledger.append("other", b"b", "text/plain", subjects=[{"sha256": digest}])
+    a = runtime.ledger.append(
+        AppendRequest("evidence", b"a", "text/plain", subjects=[{"sha256": digest}])
+    )
+    runtime.ledger.append(
+        AppendRequest("trust-config", b"b", "text/plain", subjects=[{"sha256": digest}])
+    )
     assert runtime.ledger.indexes_for_subject({"sha256": digest}) == [0, 1]
     assert runtime.ledger.indexes_for_subject({"sha256": digest}, "evidence") == [a.index]
 
@@ -196,8 +216,12 @@ def test_unindexed_kinds_keep_subjects_in_the_envelope_only(runtime: Runtime) ->
             "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
         }
     ).encode()
-    lineage = runtime.ledger.append("openlineage", event, "application/json", subjects=[subject])
-    other = runtime.ledger.append("evidence", b"report", "text/plain", subjects=[subject])
+    lineage = runtime.ledger.append(
+        AppendRequest("openlineage", event, "application/json", subjects=[subject])
+    )
+    other = runtime.ledger.append(
+        AppendRequest("evidence", b"report", "text/plain", subjects=[subject])
+    )
     envelope = json.loads(runtime.ledger.entry(lineage.index).envelope)
     assert envelope["subjects"] == [subject]
     assert runtime.ledger.indexes_for_subject(subject) == [other.index]
@@ -224,7 +248,9 @@ def test_saturated_writer_answers_unavailable(tmp_path: Path) -> None:
         rejected = None
         for i in range(100):
             try:
-                accepted.append(runtime.ledger.submit("evidence", f"{i}".encode(), "text/plain"))
+                accepted.append(
+                    runtime.ledger.submit(AppendRequest("evidence", f"{i}".encode(), "text/plain"))
+                )
             except Unavailable as exc:
                 rejected = exc
                 break
@@ -232,7 +258,7 @@ def test_saturated_writer_answers_unavailable(tmp_path: Path) -> None:
         assert "saturated" in rejected.message
         assert 4 <= len(accepted) <= 6
         with pytest.raises(Unavailable):
-            runtime.ledger.append("evidence", b"late", "text/plain")
+            runtime.ledger.append(AppendRequest("evidence", b"late", "text/plain"))
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
@@ -244,17 +270,17 @@ def test_saturated_writer_answers_unavailable(tmp_path: Path) -> None:
 
 def test_writer_survives_a_failed_batch(runtime: Runtime, database: object) -> None:
     """A batch that cannot commit fails its callers with Unavailable; later batches succeed."""
-    ok = runtime.ledger.append("evidence", b"before", "text/plain")
-    original = runtime.ledger._integrate
+    ok = runtime.ledger.append(AppendRequest("evidence", b"before", "text/plain"))
+    original = runtime.ledger._writer._integrate
 
     def failing_once(batch: list[object]) -> object:
-        runtime.ledger._integrate = original  # type: ignore[method-assign]
+        runtime.ledger._writer._integrate = original  # type: ignore[method-assign]
         raise RuntimeError("disk on fire")
 
-    runtime.ledger._integrate = failing_once  # type: ignore[assignment,method-assign]
+    runtime.ledger._writer._integrate = failing_once  # type: ignore[assignment,method-assign]
     with pytest.raises(Unavailable, match="retry"):
-        runtime.ledger.append("evidence", b"during", "text/plain")
-    after = runtime.ledger.append("evidence", b"during", "text/plain")
+        runtime.ledger.append(AppendRequest("evidence", b"during", "text/plain"))
+    after = runtime.ledger.append(AppendRequest("evidence", b"during", "text/plain"))
     assert after.index == ok.index + 1
 
 
@@ -284,7 +310,9 @@ def test_append_hooks_see_each_batch_in_its_transaction(runtime: Runtime) -> Non
 
     runtime.ledger.add_hook(hook)
     futures = [
-        runtime.ledger.submit("evidence", f"doc {i}".encode(), "text/plain", context={"n": i})
+        runtime.ledger.submit(
+            AppendRequest("evidence", f"doc {i}".encode(), "text/plain", context={"n": i})
+        )
         for i in range(20)
     ]
     receipts = [f.result(timeout=30) for f in futures]
@@ -296,7 +324,7 @@ def test_append_hooks_see_each_batch_in_its_transaction(runtime: Runtime) -> Non
     assert {f"hooked-{r.index}" for r in receipts} <= _namespaces(runtime)
     # A retry is not a new entry: hooks are not called for it.
     before = len(flat)
-    assert runtime.ledger.append("evidence", b"doc 3", "text/plain").duplicate
+    assert runtime.ledger.append(AppendRequest("evidence", b"doc 3", "text/plain")).duplicate
     assert sum(len(b) for b in seen) == before
 
 
@@ -397,16 +425,20 @@ def test_async_appends_are_settled_on_their_loop(runtime: Runtime) -> None:
     async def scenario() -> tuple[list[Receipt], int]:
         ledger = runtime.ledger
         tasks = [
-            asyncio.create_task(ledger.append_async("evidence", f"a{i}".encode(), "text/plain"))
+            asyncio.create_task(
+                ledger.append_async(AppendRequest("evidence", f"a{i}".encode(), "text/plain"))
+            )
             for i in range(50)
         ]
-        quitter = asyncio.create_task(ledger.append_async("evidence", b"quit", "text/plain"))
+        quitter = asyncio.create_task(
+            ledger.append_async(AppendRequest("evidence", b"quit", "text/plain"))
+        )
         await asyncio.sleep(0)
         quitter.cancel()
         receipts = await asyncio.gather(*tasks)
         with pytest.raises(asyncio.CancelledError):
             await quitter
-        retry = await ledger.append_async("evidence", b"quit", "text/plain")
+        retry = await ledger.append_async(AppendRequest("evidence", b"quit", "text/plain"))
         return receipts, retry.index
 
     receipts, quit_index = asyncio.run(scenario())
@@ -433,9 +465,11 @@ def test_async_append_that_outlasts_its_timeout_is_unavailable(
 
         async def scenario() -> Receipt:
             with pytest.raises(Unavailable, match="retry with the same key"):
-                await runtime.ledger.append_async("evidence", b"slow", "text/plain")
+                await runtime.ledger.append_async(AppendRequest("evidence", b"slow", "text/plain"))
             release.set()
-            return await runtime.ledger.append_async("evidence", b"slow", "text/plain")
+            return await runtime.ledger.append_async(
+                AppendRequest("evidence", b"slow", "text/plain")
+            )
 
         retry = asyncio.run(scenario())
         assert retry.index == 0
@@ -451,16 +485,21 @@ def test_a_cancelled_submit_costs_no_one_else_their_receipt(runtime: Runtime) ->
     gets a receipt, and the writer keeps going."""
     release = threading.Event()
     runtime.ledger.add_hook(lambda *_: release.wait(5))
-    first = runtime.ledger.submit("evidence", b"held", "text/plain")  # the writer waits in it
-    batch = [runtime.ledger.submit("evidence", f"b{i}".encode(), "text/plain") for i in range(5)]
-    quitter = runtime.ledger.submit("evidence", b"quit", "text/plain")
+    first = runtime.ledger.submit(
+        AppendRequest("evidence", b"held", "text/plain")
+    )  # the writer waits in it
+    batch = [
+        runtime.ledger.submit(AppendRequest("evidence", f"b{i}".encode(), "text/plain"))
+        for i in range(5)
+    ]
+    quitter = runtime.ledger.submit(AppendRequest("evidence", b"quit", "text/plain"))
     assert quitter.cancel()
     release.set()
     assert first.result(timeout=10).index == 0
     assert sorted(f.result(timeout=10).index for f in batch) == list(range(1, 6))
-    later = runtime.ledger.append("evidence", b"later", "text/plain")
+    later = runtime.ledger.append(AppendRequest("evidence", b"later", "text/plain"))
     assert later.index == 7
-    assert runtime.ledger.append("evidence", b"quit", "text/plain").duplicate
+    assert runtime.ledger.append(AppendRequest("evidence", b"quit", "text/plain")).duplicate
 
 
 def test_the_writer_survives_an_error_after_its_commit(
@@ -468,7 +507,7 @@ def test_the_writer_survives_an_error_after_its_commit(
 ) -> None:
     """An unexpected error once a batch has committed answers its callers "retry" (a retry with
     the same key finds the entry) and the writer goes on with the next batch."""
-    settle = Ledger._settle
+    settle = BatchWriter._settle
     calls = {"n": 0}
 
     def broken_once(outcomes: Sequence[Any]) -> None:
@@ -477,13 +516,13 @@ def test_the_writer_survives_an_error_after_its_commit(
             raise RuntimeError("metrics backend exploded")
         settle(outcomes)
 
-    monkeypatch.setattr(Ledger, "_settle", staticmethod(broken_once))
+    monkeypatch.setattr(BatchWriter, "_settle", staticmethod(broken_once))
     with pytest.raises(Unavailable, match="retry with the same key"):
-        runtime.ledger.append("evidence", b"first", "text/plain")
-    retry = runtime.ledger.append("evidence", b"first", "text/plain")
+        runtime.ledger.append(AppendRequest("evidence", b"first", "text/plain"))
+    retry = runtime.ledger.append(AppendRequest("evidence", b"first", "text/plain"))
     assert retry.duplicate
     assert retry.index == 0
-    assert runtime.ledger.append("evidence", b"second", "text/plain").index == 1
+    assert runtime.ledger.append(AppendRequest("evidence", b"second", "text/plain")).index == 1
 
 
 def test_postgres_writers_plan_each_statement_with_its_values(
@@ -506,16 +545,16 @@ def test_postgres_writers_plan_each_statement_with_its_values(
 
     try:
         rt.ledger.add_hook(lambda cursor, _postgres, _entries: show(cursor))
-        rt.ledger.append("evidence", b"planned", "text/plain")
+        rt.ledger.append(AppendRequest("evidence", b"planned", "text/plain"))
         # Catch-up: entries appended by a ledger without the projection hook.
-        rt.projector.stop()
-        applied = projection._apply
+        rt.projections.stop()
+        applied = LineageProjection.apply
 
-        def spying(batch: Any, items: Any) -> None:
+        def spying(self: LineageProjection, batch: ProjectionBatch) -> None:
             show(batch.cursor)
-            applied(batch, items)
+            applied(self, batch)
 
-        monkeypatch.setattr(projection, "_apply", spying)
+        monkeypatch.setattr(LineageProjection, "apply", spying)
         event = json.dumps(
             {
                 "eventType": "COMPLETE",
@@ -527,10 +566,10 @@ def test_postgres_writers_plan_each_statement_with_its_values(
             }
         ).encode()
         with Ledger(rt.engine, rt.signer) as hookless:
-            hookless.append("openlineage", event, "application/json")
-        assert rt.projector.behind()
-        rt.projector.catch_up()
-        assert not rt.projector.behind()
+            hookless.append(AppendRequest("openlineage", event, "application/json"))
+        assert rt.projections.behind()
+        rt.projections.catch_up()
+        assert not rt.projections.behind()
         assert seen[0] == "force_custom_plan"  # the writer, in its batch
         assert seen[-1] == "force_custom_plan"  # the catch-up transaction
         with rt.engine.connect() as conn:

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from governance.cli.main import main
 from governance.config import Settings
 from governance.ledger import merkle
+from governance.ledger.entries import AppendRequest
 from governance.runtime import Runtime
 from tests.conftest import Database
 
@@ -39,10 +40,12 @@ def ledger_env(
         for start, stop in ((0, 1), (1, 8), (8, 21), (21, 22), (22, ENTRIES)):
             futures = [
                 rt.ledger.submit(
-                    "evidence",
-                    f"document {i}".encode() * 5,
-                    "text/plain",
-                    subjects=[{"name": f"doc-{i}"}],
+                    AppendRequest(
+                        "evidence",
+                        f"document {i}".encode() * 5,
+                        "text/plain",
+                        subjects=[{"name": f"doc-{i}"}],
+                    )
                 )
                 for i in range(start, stop)
             ]

@@ -29,6 +29,8 @@ from sqlalchemy.engine import Engine
 from governance.api.app import create_app
 from governance.cli.main import main
 from governance.config import Settings
+from governance.ledger.entries import AppendRequest
+from governance.ledger.kinds import LINEAGE_PROJECTION
 from governance.ledger.store import Ledger
 from governance.lineage.models import PROJECTION_TABLES
 from governance.lineage.validation import GOVERNANCE_FACET_SCHEMA_URL
@@ -1337,7 +1339,7 @@ def watermark(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(
             conn.execute(
-                text("SELECT next_index FROM lineage_projection_state WHERE id = 1")
+                text("SELECT next_index FROM projection_state WHERE name = 'lineage'")
             ).scalar_one()
         )
 
@@ -1456,7 +1458,7 @@ def assert_catch_up_is_identical(settings: Settings, runtime: Runtime) -> None:
     with runtime.engine.begin() as conn:
         for table in PROJECTION_TABLES:
             conn.execute(text(f"DELETE FROM {table}"))
-        conn.execute(text("UPDATE lineage_projection_state SET next_index = 0 WHERE id = 1"))
+        conn.execute(text("UPDATE projection_state SET next_index = 0 WHERE name = 'lineage'"))
     assert all(not rows for rows in snapshot(runtime.engine).values())
 
     reopened = Runtime.open(settings)  # catches up on start
@@ -1725,7 +1727,7 @@ def test_an_acknowledged_event_is_projected_in_its_own_transaction(
     """The 201 comes after a commit that holds both the entry and its projection: with the
     background follower stopped, the tables (read directly, not through a query endpoint that
     would catch up) already show the event."""
-    runtime.projector.stop()
+    runtime.projections.stop()
     run_id = new_run_id()
     index = post_event(
         client,
@@ -1734,7 +1736,7 @@ def test_an_acknowledged_event_is_projected_in_its_own_transaction(
     )
     assert run_id in projected_run_ids(runtime)
     assert watermark(runtime.engine) == index + 1 == head_size(runtime)
-    assert not runtime.projector.behind()
+    assert not runtime.projections.behind()
 
 
 def test_entries_appended_without_the_hook_are_caught_up(
@@ -1743,30 +1745,30 @@ def test_entries_appended_without_the_hook_are_caught_up(
     """Entries written by a process that does not project (here a second, hook-less ledger)
     leave the projection behind; a query catches it up before answering, and the follower
     catches up on its own."""
-    runtime.projector.stop()
+    runtime.projections.stop()
     other = Ledger(runtime.engine, runtime.signer)
     first, second = new_run_id(), new_run_id()
     with other:
         for run_id in (first, second):
             body = json.dumps(run_event(run_id, "side", "job", time="2024-10-01T00:00:00Z"))
-            other.append("openlineage", body.encode(), "application/json")
+            other.append(AppendRequest("openlineage", body.encode(), "application/json"))
             if run_id == first:
-                assert runtime.projector.behind()
+                assert runtime.projections.behind(LINEAGE_PROJECTION)
                 assert first not in projected_run_ids(runtime)
                 runs = get_json(client, keys["auditor"], "/api/v1/runs", namespace="side")
                 assert [r["runId"] for r in runs["runs"]] == [first]
-                assert not runtime.projector.behind()
+                assert not runtime.projections.behind(LINEAGE_PROJECTION)
     # The follower, woken (or on its own within a second), applies the second one.
     assert second not in projected_run_ids(runtime)
-    runtime.projector.start()
-    runtime.projector.notify()
+    runtime.projections.start()
+    runtime.projections.notify()
     deadline = time.monotonic() + 20
     while second not in projected_run_ids(runtime):
         assert time.monotonic() < deadline, "the follower did not catch up"
         time.sleep(0.05)
     assert watermark(runtime.engine) == head_size(runtime)
     # And ingestion through the service projects in its own transaction again.
-    runtime.projector.stop()
+    runtime.projections.stop()
     third = new_run_id()
     post_event(client, keys["ingest"], run_event(third, "side", "job", time="2024-10-02T00:00:00Z"))
     assert third in projected_run_ids(runtime)
@@ -1841,17 +1843,17 @@ def test_an_event_whose_projection_fails_is_kept_and_recorded(
     """A projection failure never fails the append: the event is acknowledged and stays in the
     ledger, the hook's writes for its batch are rolled back, the follower then applies that batch
     entry by entry and records why the failing one is missing; later events project as usual."""
-    from governance.lineage import projection
+    from governance.lineage.fold import LineageFold
 
     poison = new_run_id()
-    original = projection._Batch.lineage_event
+    original = LineageFold.lineage_event
 
     def failing(self: Any, event: Any, index: int) -> None:
         if event.run_id == poison:
             raise RuntimeError("cannot project this one")
         original(self, event, index)
 
-    monkeypatch.setattr(projection._Batch, "lineage_event", failing)
+    monkeypatch.setattr(LineageFold, "lineage_event", failing)
     index = post_event(
         client, keys["ingest"], run_event(poison, "fail", "job", time="2024-10-01T00:00:00Z")
     )
@@ -1862,10 +1864,13 @@ def test_an_event_whose_projection_fails_is_kept_and_recorded(
     assert [r["runId"] for r in runs["runs"]] == [ok]
     with runtime.engine.connect() as conn:
         recorded = conn.execute(
-            text("SELECT message FROM lineage_warnings WHERE ledger_index = :i AND position < 0"),
+            text(
+                "SELECT error FROM projection_failures "
+                "WHERE projection = 'lineage' AND ledger_index = :i"
+            ),
             {"i": index},
         ).all()
-    assert [r[0] for r in recorded] == ["not projected: RuntimeError"]
+    assert [r[0] for r in recorded] == ["RuntimeError"]
     assert watermark(runtime.engine) == head_size(runtime)
 
 

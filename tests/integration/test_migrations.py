@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from governance.config import Settings
 from governance.db import alembic_config
+from governance.ledger.entries import AppendRequest
 from governance.runtime import Runtime
 from tests.conftest import Database
 
@@ -53,7 +54,9 @@ def test_job_dataset_edges_are_backfilled_on_upgrade(database: Database, tmp_pat
                 "outputs": [{"namespace": "m", "name": f"out{n % 2}"}],
                 "producer": "https://example.com/test",
             }
-            runtime.ledger.append("openlineage", json.dumps(event).encode(), "application/json")
+            runtime.ledger.append(
+                AppendRequest("openlineage", json.dumps(event).encode(), "application/json")
+            )
     finally:
         runtime.close()
     engine = create_engine(database.url)

@@ -1,0 +1,1 @@
+"""Erasure of an entry's payload (GDPR Art. 17), with everything derived from it."""
