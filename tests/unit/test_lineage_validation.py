@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from governance.errors import InputError, PayloadTooLarge
-from governance.lineage import validation
+from governance.lineage import facet_schemas
 from governance.lineage.validation import (
     GOVERNANCE_FACET_SCHEMA_URL,
     MAX_WARNINGS,
@@ -701,8 +701,8 @@ def test_validation_never_touches_the_network(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(socket, "create_connection", no_network)
     monkeypatch.setattr(socket, "getaddrinfo", no_network)
     # Rebuild the registry and validators under the patch, then validate everything.
-    validation._schemas.cache_clear()
-    validation._validator.cache_clear()
+    facet_schemas._schemas.cache_clear()
+    facet_schemas._validator.cache_clear()
     for path in ACCEPTED:
         parse_event(path.read_bytes())
     assert _with_governance(FULL_GOVERNANCE).warnings == ()
