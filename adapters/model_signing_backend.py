@@ -56,15 +56,15 @@ from OpenSSL.crypto import X509StoreContextError
 from sigstore.errors import Error as SigstoreError
 
 from adapters.sigstore_backend import classify as classify_sigstore
-from governance.attestations.reasons import Reason, VerificationFailed
-from governance.attestations.trust import CLIENT_TRUST_CONFIG_MEDIA_TYPE
-from governance.attestations.verify import (
+from governance.attestations.engines import (
     CertificateMode,
     KeyMode,
     ModelFacts,
     ModelSigningMode,
     SigstoreMode,
 )
+from governance.attestations.reasons import Reason, VerificationFailed
+from governance.attestations.trust import CLIENT_TRUST_CONFIG_MEDIA_TYPE
 
 __all__ = ["ModelSigningPythonBackend"]
 
@@ -188,7 +188,7 @@ def _library_errors() -> Iterator[None]:
 
 
 class ModelSigningPythonBackend:
-    """``governance.attestations.verify.ModelSigningBackend`` on model-signing 1.x."""
+    """``governance.attestations.engines.ModelSigningBackend`` on model-signing 1.x."""
 
     def verify_model(
         self,

@@ -48,14 +48,14 @@ from sigstore_models.bundle.v1 import Bundle as RawBundle
 from sigstore_models.common.v1 import HashAlgorithm
 from sigstore_models.trustroot import v1 as trustroot_v1
 
-from governance.attestations.reasons import Reason, VerificationFailed
-from governance.attestations.trust import AllowedIdentity
-from governance.attestations.verify import (
+from governance.attestations.engines import (
     CertifiedSigner,
     KeylessResult,
     LogEntryFacts,
     TransparencyFacts,
 )
+from governance.attestations.reasons import Reason, VerificationFailed
+from governance.attestations.trust import AllowedIdentity
 from governance.errors import ConfigError
 
 __all__ = ["SigstorePythonBackend", "classify"]
@@ -206,7 +206,7 @@ def _failed(exc: BaseException, where: str) -> VerificationFailed:
 
 
 class SigstorePythonBackend:
-    """``governance.attestations.verify.SigstoreBackend`` on sigstore-python 4.x."""
+    """``governance.attestations.engines.SigstoreBackend`` on sigstore-python 4.x."""
 
     def __init__(self, *, cache_size: int = 8) -> None:
         self._cache: OrderedDict[str, tuple[TrustedRoot, SigstoreVerifier | None]] = OrderedDict()

@@ -54,7 +54,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from adapters.model_signing_backend import ModelSigningPythonBackend
 from adapters.sigstore_backend import SigstorePythonBackend
-from governance.attestations.keyed import pae
+from governance.attestations.envelopes import pae
 from governance.attestations.trust import (
     AllowedIdentity,
     RegisteredKey,

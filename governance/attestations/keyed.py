@@ -19,11 +19,9 @@ Supported algorithms: ECDSA P-256/SHA-256, ECDSA P-384/SHA-384 and Ed25519.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -32,18 +30,17 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from sigstore_models.common.v1 import HashAlgorithm
 
+from governance.attestations.envelopes import Envelope
 from governance.attestations.reasons import Reason, VerificationFailed
 from governance.attestations.trust import KeyAlgorithm, RegisteredKey
 
 __all__ = [
-    "Envelope",
-    "EnvelopeSignature",
     "candidate_keys",
     "check_key_validity",
     "check_log_binding",
-    "decode_b64",
-    "pae",
+    "file_digest",
     "verify_envelope",
     "verify_message_signature",
 ]
@@ -52,70 +49,6 @@ _HASHES: dict[KeyAlgorithm, type[hashes.HashAlgorithm]] = {
     KeyAlgorithm.ECDSA_P256_SHA256: hashes.SHA256,
     KeyAlgorithm.ECDSA_P384_SHA384: hashes.SHA384,
 }
-
-
-def pae(payload_type: str, payload: bytes) -> bytes:
-    """DSSE v1 pre-authentication encoding: ``DSSEv1 SP len(type) SP type SP len(body) SP body``."""
-    kind = payload_type.encode()
-    return b"DSSEv1 %d %b %d %b" % (len(kind), kind, len(payload), payload)
-
-
-def decode_b64(value: object, what: str) -> bytes:
-    """Decode a base64 field of a bundle or envelope; raises ``malformed_bundle``."""
-    if not isinstance(value, str):
-        raise VerificationFailed(Reason.MALFORMED_BUNDLE, f"{what} must be a base64 string")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        # Some producers use the URL-safe alphabet (the DSSE spec allows either).
-        try:
-            return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        except (binascii.Error, ValueError):
-            raise VerificationFailed(Reason.MALFORMED_BUNDLE, f"{what} is not base64") from None
-
-
-@dataclass(frozen=True)
-class EnvelopeSignature:
-    """One DSSE signature and its optional, unauthenticated ``keyid``."""
-
-    sig: bytes
-    keyid: str
-
-
-@dataclass(frozen=True)
-class Envelope:
-    """A DSSE envelope (https://github.com/secure-systems-lab/dsse/blob/master/envelope.md)."""
-
-    payload_type: str
-    payload: bytes
-    signatures: tuple[EnvelopeSignature, ...]
-
-    @classmethod
-    def from_json(cls, obj: object) -> Envelope:
-        """Parse the JSON form; raises ``malformed_bundle``."""
-        if not isinstance(obj, dict):
-            raise VerificationFailed(Reason.MALFORMED_BUNDLE, "DSSE envelope must be an object")
-        payload_type = obj.get("payloadType")
-        if not isinstance(payload_type, str) or not payload_type:
-            raise VerificationFailed(Reason.MALFORMED_BUNDLE, "DSSE envelope without payloadType")
-        raw_signatures = obj.get("signatures")
-        if not isinstance(raw_signatures, list) or not raw_signatures:
-            raise VerificationFailed(Reason.MALFORMED_BUNDLE, "DSSE envelope without signatures")
-        signatures = []
-        for i, s in enumerate(raw_signatures):
-            if not isinstance(s, dict):
-                raise VerificationFailed(Reason.MALFORMED_BUNDLE, f"signatures[{i}] not an object")
-            keyid = s.get("keyid") or ""
-            if not isinstance(keyid, str):
-                raise VerificationFailed(Reason.MALFORMED_BUNDLE, f"signatures[{i}].keyid")
-            signatures.append(
-                EnvelopeSignature(decode_b64(s.get("sig"), f"signatures[{i}].sig"), keyid)
-            )
-        return cls(payload_type, decode_b64(obj.get("payload"), "DSSE payload"), tuple(signatures))
-
-    def pae(self) -> bytes:
-        """The bytes each signature signs."""
-        return pae(self.payload_type, self.payload)
 
 
 def candidate_keys(
@@ -182,14 +115,30 @@ def verify_message_signature(
     signature: bytes,
     keys: Sequence[RegisteredKey],
     *,
-    sha256: bytes,
+    digest: str | None,
+    recorded: tuple[str, bytes] | None,
     artifact: Path | None,
 ) -> RegisteredKey:
     """Return the first key whose signature over the artifact verifies.
 
+    ``digest`` is the artifact's, ``sha256:<hex>`` (without one: ``artifact_missing``);
+    ``recorded`` is the bundle's ``messageDigest`` (algorithm, digest), which must be the
+    artifact's when it is SHA-256.
     ECDSA keys sign the artifact digest (SHA-256, or the key's own hash when the artifact file
     is at hand); Ed25519 keys sign the artifact bytes, so those need ``artifact``.
     """
+    if digest is None:
+        raise VerificationFailed(
+            Reason.ARTIFACT_MISSING, "a message signature needs the artifact or its digest"
+        )
+    sha256 = bytes.fromhex(digest.removeprefix("sha256:"))
+    if recorded is not None:
+        algorithm, recorded_digest = recorded
+        if algorithm == HashAlgorithm.SHA2_256 and recorded_digest != sha256:
+            raise VerificationFailed(
+                Reason.SUBJECT_MISMATCH,
+                f"the bundle signs sha256:{recorded_digest.hex()}, the artifact is {digest}",
+            )
     content: bytes | None = None
     for key in keys:
         if key.algorithm is KeyAlgorithm.ED25519:
@@ -203,7 +152,7 @@ def verify_message_signature(
         if _verifies(key, signature, sha256, prehashed=True):
             return key
         if artifact is not None and key.algorithm is not KeyAlgorithm.ECDSA_P256_SHA256:
-            own = _file_digest(artifact, _HASHES[key.algorithm]().name)
+            own = file_digest(artifact, _HASHES[key.algorithm]().name)
             if _verifies(key, signature, own, prehashed=True):
                 return key
     if artifact is None and all(k.algorithm is KeyAlgorithm.ED25519 for k in keys):
@@ -218,18 +167,19 @@ def verify_message_signature(
     )
 
 
-def _file_digest(path: Path, algorithm: str) -> bytes:
+def file_digest(path: Path, algorithm: str) -> bytes:
+    """The digest of a file's content with ``algorithm`` (a ``hashlib`` name)."""
     with path.open("rb") as f:
         return hashlib.file_digest(f, algorithm).digest()
 
 
-def check_key_validity(key: RegisteredKey, times: Sequence[datetime], source: str) -> None:
+def check_key_validity(key: RegisteredKey, times: Sequence[tuple[str, datetime]]) -> None:
     """Every verified time of signing must fall inside the key's validity window.
 
-    ``source`` says where the times come from (transparency log, TSA, or — with no trusted time
+    Each time comes with where it comes from (transparency log, TSA, or — with no trusted time
     — the verification time itself, which bounds the signing time from above).
     """
-    for when in times:
+    for source, when in times:
         if not key.valid_at(when):
             window = (
                 f"[{key.valid_from.isoformat() if key.valid_from else '-inf'}, "

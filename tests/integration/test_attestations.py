@@ -36,7 +36,7 @@ from model_signing._signing import signing as ms_signing
 
 from adapters.model_signing_backend import ModelSigningPythonBackend
 from adapters.sigstore_backend import SigstorePythonBackend
-from governance.attestations.keyed import pae
+from governance.attestations.envelopes import pae
 from governance.attestations.trust import (
     AllowedIdentity,
     CertificateChain,
