@@ -17,10 +17,14 @@ Modes:
 ``crash``
     Appends until killed, from ``threads`` threads; after each receipt returns it writes the line
     ``"<index> <leaf hex> <payload sha256>"`` to ``config["log"]`` and flushes and fsyncs it.
+``project``
+    Appends OpenLineage events, classifications and attestation verdicts until killed, with the
+    projections in the batches (``hooks``) or in the follower only; logs ``"<index> <kind>"``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -28,15 +32,18 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from governance.attestations.service import AttestationService
 from governance.config import Settings
 from governance.ledger import kinds
 from governance.ledger.entries import AppendRequest
-from governance.ledger.store import Receipt
+from governance.ledger.store import Ledger, Receipt
+from governance.lineage.ingest import LineageIngest
 from governance.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -223,6 +230,73 @@ def run_crash(config: dict[str, Any]) -> None:
     _run_threads(threads, append_forever)
 
 
+def run_project(config: dict[str, Any]) -> None:
+    """Append lineage events, classifications and attestation verdicts until killed.
+
+    With ``hooks`` the appends go through the runtime (each batch projects itself); without,
+    through a second ledger with no hooks, and only the runtime's follower (and a thread that
+    catches up in a loop) projects them. Each acknowledged entry is logged as ``index kind``.
+    """
+    settings = Settings(
+        database_url=config["url"],
+        signing_key_file=Path(config["key"]),
+        ledger_origin=config["origin"],
+        log_json=False,
+        trust_config=Path(config["trust"]),
+    )
+    runtime = Runtime.open(settings, attestations=True)
+    assert runtime.attestations is not None
+    ledger = runtime.ledger
+    if not config["hooks"]:
+        ledger = Ledger(runtime.engine, runtime.signer)
+        ledger.start()
+
+        def catch_up_forever() -> None:
+            while True:
+                runtime.projections.catch_up()
+
+        threading.Thread(target=catch_up_forever, daemon=True).start()
+    lineage = LineageIngest(ledger)
+    attestations = AttestationService(runtime.engine, ledger, runtime.attestations.verifier)
+    log_fd = os.open(config["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    bundles = [(bytes.fromhex(b), purpose, digest) for b, purpose, digest in config["bundles"]]
+
+    def acknowledge(index: int, kind: str) -> None:
+        os.write(log_fd, f"{index} {kind}\n".encode())
+        os.fsync(log_fd)
+
+    async def forever() -> None:
+        n = 0
+        while True:
+            n += 1
+            event = {
+                "eventType": "COMPLETE",
+                "eventTime": f"2026-01-01T00:{n // 60 % 60:02d}:{n % 60:02d}Z",
+                "run": {"runId": str(uuid.uuid4())},
+                "job": {"namespace": "crash", "name": f"job{n % 5}"},
+                "inputs": [{"namespace": "crash", "name": f"in{n % 3}"}],
+                "outputs": [{"namespace": "crash", "name": f"out{n % 4}"}],
+                "producer": "https://example.com/crash",
+            }
+            receipt = await lineage.ingest(json.dumps(event).encode(), "runner")
+            acknowledge(receipt.index, kinds.OPENLINEAGE.name)
+            if n % 5 == 0:
+                receipt = await lineage.classify(
+                    "crash", f"in{n % 3}", {"personalData": n % 2 == 0}, "steward"
+                )
+                acknowledge(receipt.index, kinds.DATASET_CLASSIFICATION.name)
+            if n % 7 == 0:
+                bundle, purpose, digest = bundles[n % len(bundles)]
+                wrong = "sha256:" + os.urandom(32).hex()  # a failing verdict, a new entry
+                outcome = await attestations.submit(
+                    bundle, purpose, "ci", expected_digest=digest if n % 14 == 0 else wrong
+                )
+                acknowledge(outcome.receipt.index, kinds.ATTESTATION.name)
+
+    _wait_for_start(config)
+    asyncio.run(forever())
+
+
 # -- the parent's side ------------------------------------------------------------------------
 
 
@@ -305,7 +379,7 @@ class Children:
         self.kill_all()
 
 
-MODES = {"bulk": run_bulk, "idem": run_idem, "crash": run_crash}
+MODES = {"bulk": run_bulk, "idem": run_idem, "crash": run_crash, "project": run_project}
 
 
 def main(argv: list[str]) -> None:

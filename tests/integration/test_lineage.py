@@ -1371,9 +1371,7 @@ def everything(client: TestClient, keys: dict[str, str], runtime: Runtime) -> di
 def assert_every_entry_projected(runtime: Runtime) -> None:
     """Each accepted event's run, job and datasets are in the projection (none was skipped)."""
     with runtime.engine.connect() as conn:
-        skipped = conn.execute(
-            text("SELECT ledger_index, message FROM lineage_warnings WHERE position < 0")
-        ).all()
+        skipped = conn.execute(text("SELECT ledger_index, error FROM projection_failures")).all()
         runs = {r for (r,) in conn.execute(text("SELECT run_id FROM lineage_runs"))}
         jobs = {(ns, n) for ns, n in conn.execute(text("SELECT namespace, name FROM lineage_jobs"))}
         datasets = {
