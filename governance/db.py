@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
 from governance.errors import ConfigError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 #: How long SQLite waits for another connection's write lock before failing.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -123,6 +124,8 @@ def migrations_dir() -> Path:
 
 def alembic_config(url: str) -> Config:
     """An Alembic configuration pointing at the project's migrations and the given database."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -131,6 +134,8 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Apply migrations up to ``revision`` (all of them by default)."""
+    from alembic import command
+
     command.upgrade(alembic_config(url), revision)
 
 

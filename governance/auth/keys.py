@@ -15,11 +15,10 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from governance import timefmt
-from governance.auth.models import ApiKey
 from governance.errors import Forbidden, InputError, NotFound, Unauthenticated
 
 KEY_PREFIX = "gov_"
@@ -75,6 +74,9 @@ def parse_role(value: str) -> Role:
         raise InputError(f"unknown role {value!r}; choose one of: {names}") from None
 
 
+_LISTED = "SELECT id, name, role, created_at, revoked_at FROM api_keys"
+
+
 class KeyStore:
     """API keys in the database, with a short-lived cache of verified keys for the hot path."""
 
@@ -95,41 +97,34 @@ class KeyStore:
         created = timefmt.now()
         with self._engine.begin() as conn:
             conn.execute(
-                ApiKey.__table__.insert().values(  # type: ignore[attr-defined]
-                    id=key_id,
-                    name=name,
-                    role=checked_role.value,
-                    key_hash=_hash(key),
-                    created_at=created,
-                )
+                text(
+                    "INSERT INTO api_keys (id, name, role, key_hash, created_at) "
+                    "VALUES (:id, :name, :role, :key_hash, :created_at)"
+                ),
+                {
+                    "id": key_id,
+                    "name": name,
+                    "role": checked_role.value,
+                    "key_hash": _hash(key),
+                    "created_at": created,
+                },
             )
         return KeyInfo(key_id, name, checked_role, created, None), key
 
     def list(self) -> list[KeyInfo]:
         """Every key, revoked ones included, oldest first."""
-        table = ApiKey.__table__  # type: ignore[attr-defined]
         with self._engine.connect() as conn:
-            rows = conn.execute(
-                select(
-                    table.c.id, table.c.name, table.c.role, table.c.created_at, table.c.revoked_at
-                ).order_by(table.c.created_at, table.c.id)
-            ).all()
+            rows = conn.execute(text(f"{_LISTED} ORDER BY created_at, id")).all()
         return [KeyInfo(r[0], r[1], Role(r[2]), r[3], r[4]) for r in rows]
 
     def revoke(self, key_id: str) -> KeyInfo:
         """Revoke a key by id; revoking twice is harmless. Cached copies expire within the TTL."""
-        table = ApiKey.__table__  # type: ignore[attr-defined]
         with self._engine.begin() as conn:
             conn.execute(
-                update(table)
-                .where(table.c.id == key_id, table.c.revoked_at.is_(None))
-                .values(revoked_at=timefmt.now())
+                text("UPDATE api_keys SET revoked_at = :now WHERE id = :id AND revoked_at IS NULL"),
+                {"now": timefmt.now(), "id": key_id},
             )
-            row = conn.execute(
-                select(
-                    table.c.id, table.c.name, table.c.role, table.c.created_at, table.c.revoked_at
-                ).where(table.c.id == key_id)
-            ).first()
+            row = conn.execute(text(f"{_LISTED} WHERE id = :id"), {"id": key_id}).first()
         if row is None:
             raise NotFound(f"no API key with id {key_id!r}")
         with self._lock:
@@ -154,12 +149,13 @@ class KeyStore:
             hit = self._cache.get(digest)
         if hit is not None and now - hit[0] < self._cache_seconds:
             return hit[1]
-        table = ApiKey.__table__  # type: ignore[attr-defined]
         with self._engine.connect() as conn:
             row = conn.execute(
-                select(table.c.id, table.c.name, table.c.role, table.c.key_hash).where(
-                    table.c.key_hash == digest, table.c.revoked_at.is_(None)
-                )
+                text(
+                    "SELECT id, name, role, key_hash FROM api_keys "
+                    "WHERE key_hash = :digest AND revoked_at IS NULL"
+                ),
+                {"digest": digest},
             ).first()
         if row is None or not hmac.compare_digest(bytes(row[3]), digest):
             raise Unauthenticated("invalid API key")

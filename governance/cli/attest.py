@@ -14,12 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
-from governance.attestations.reasons import VerificationFailed
-from governance.attestations.trust import with_overrides
-from governance.attestations.verify import Request
 from governance.cli.common import EXIT_ERROR, EXIT_FAILED_CHECK, EXIT_OK, settings_from_env
 from governance.errors import InputError
-from governance.runtime import build_verifier, load_trust
 
 attest_app = typer.Typer(help="Signing attestations: verify offline, or submit to a server.")
 trust_app = typer.Typer(help="The attestation trust configuration.", no_args_is_help=True)
@@ -68,6 +64,11 @@ def verify(
     model signature, --artifact is the model directory (re-hashed) and --digest the model digest
     (the signed statement's subject, as model-signing computes it).
     """
+    from governance.attestations.reasons import VerificationFailed
+    from governance.attestations.trust import with_overrides
+    from governance.attestations.verify import Request
+    from governance.runtime import build_verifier, load_trust
+
     if artifact is None and digest is None:
         raise InputError("give --artifact PATH or --digest sha256:HEX")
     if identity is not None and identity_regex is not None:
@@ -154,5 +155,7 @@ def submit(
 @trust_app.command()
 def show() -> None:
     """Print the trust configuration in force (roots by digest, keys, chains, allowed signers)."""
+    from governance.runtime import load_trust
+
     trust = load_trust(settings_from_env())
     typer.echo(json.dumps({"digest": trust.digest(), **trust.to_json()}, indent=2))

@@ -1,10 +1,22 @@
-"""Helpers shared by the CLI command modules."""
+"""Helpers shared by the CLI command modules.
+
+Command modules import only what ``--help`` needs at module level (typer and this module); the
+service's parts, and libraries that take long to import (SQLAlchemy, Sigstore, rich), are
+imported inside the commands that use them, so every command starts quickly.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
 import typer
 
-from governance.config import Settings
+if TYPE_CHECKING:
+    from governance.config import Settings
+    from governance.runtime import Runtime
 
 EXIT_OK = 0
 EXIT_FAILED_CHECK = 1
@@ -13,6 +25,8 @@ EXIT_ERROR = 2
 
 def settings_from_env() -> Settings:
     """Read the ``GOVERNANCE_*`` settings (the CLI's one place that does)."""
+    from governance.config import Settings
+
     return Settings()
 
 
@@ -22,3 +36,42 @@ def fail(message: str, *, hint: str | None = None) -> int:
     if hint:
         typer.echo(f"hint: {hint}", err=True)
     return EXIT_ERROR
+
+
+@contextmanager
+def open_runtime(*, start: bool = False, attestations: bool = False) -> Iterator[Runtime]:
+    """The service's runtime for one command, closed afterwards."""
+    from governance.runtime import Runtime
+
+    runtime = Runtime.open(settings_from_env(), start=start, attestations=attestations)
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+
+
+@contextmanager
+def progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr (hidden when stderr is not a terminal)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def echo_json(value: Any) -> None:
+    """Print ``value`` as indented JSON (``--json`` output)."""
+    typer.echo(json.dumps(value, indent=2, default=str))

@@ -2,50 +2,30 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from governance.cli.common import EXIT_FAILED_CHECK, EXIT_OK, settings_from_env
-from governance.ledger.audit import AuditReport, audit_database
-from governance.ledger.bundle import export_bundle, verify_bundle
-from governance.ledger.checkpoint import NoteVerifier
-from governance.runtime import Runtime
+from governance.cli.common import (
+    EXIT_FAILED_CHECK,
+    EXIT_OK,
+    echo_json,
+    open_runtime,
+    progress,
+)
+
+if TYPE_CHECKING:
+    from governance.ledger.audit import AuditReport
 
 app = typer.Typer(help="The verifiable ledger.", no_args_is_help=True)
 
-
-@contextmanager
-def _progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr (hidden when stderr is not a terminal)."""
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
-
-
-@contextmanager
-def _runtime(start: bool = False) -> Iterator[Runtime]:
-    runtime = Runtime.open(settings_from_env(), start=start)
-    try:
-        yield runtime
-    finally:
-        runtime.close()
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON")]
 
 
 def _print_report(report: AuditReport, as_json: bool, label: str) -> int:
     if as_json:
-        typer.echo(json.dumps(report.to_json(), indent=2))
+        echo_json(report.to_json())
     else:
         rate = report.entries / report.seconds if report.seconds else 0.0
         typer.echo(
@@ -71,29 +51,32 @@ def checkpoint(
     size: Annotated[int | None, typer.Option(help="Tree size (default: newest)")] = None,
 ) -> None:
     """Print a signed checkpoint note (C2SP tlog-checkpoint)."""
-    with _runtime() as rt:
+    with open_runtime() as rt:
         typer.echo(rt.ledger.checkpoint(size), nl=False)
 
 
 @app.command("public-key")
 def public_key() -> None:
     """Print the checkpoint verifier key (give it to auditors out of band)."""
-    with _runtime() as rt:
+    with open_runtime() as rt:
         typer.echo(rt.ledger.verifier_key)
 
 
 @app.command()
 def audit(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Re-hash every payload, envelope and node, and check every checkpoint and the head.
 
     Exit 0 when clean, 1 naming the first bad index and the kind of damage. Erased payloads
     (with an erasure entry on record) are listed separately and are not damage.
     """
-    with _runtime() as rt:
+    from governance.ledger.audit import audit_database
+    from governance.ledger.checkpoint import NoteVerifier
+
+    with open_runtime() as rt:
         size, _root = rt.ledger.head()
-        with _progress("auditing", size) as advance:
+        with progress("auditing", size) as advance:
             report = audit_database(
                 rt.engine, NoteVerifier.from_verifier_key(rt.ledger.verifier_key), progress=advance
             )
@@ -108,9 +91,11 @@ def export(
     ] = False,
 ) -> None:
     """Write entries, checkpoints, the public key and payloads to a bundle for offline checks."""
-    with _runtime() as rt:
+    from governance.ledger.bundle import export_bundle
+
+    with open_runtime() as rt:
         size, _root = rt.ledger.head()
-        with _progress("exporting", size) as advance:
+        with progress("exporting", size) as advance:
             manifest = export_bundle(
                 rt.engine, rt.ledger.verifier_key, out, payloads=not no_payloads, progress=advance
             )
@@ -124,10 +109,12 @@ def verify(
         str | None,
         typer.Option("--public-key", help="Verifier key obtained out of band (name+id+key)"),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Verify an export bundle offline (no database, no server). Exit 0 clean, 1 damaged."""
-    with _progress("verifying", None) as advance:
+    from governance.ledger.bundle import verify_bundle
+
+    with progress("verifying", None) as advance:
         report, self_trusted = verify_bundle(bundle, public_key, progress=advance)
     if self_trusted and not as_json:
         typer.echo(
@@ -147,20 +134,20 @@ ProjectionName = Annotated[
 @app.command()
 def reindex(
     projection: ProjectionName = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Rebuild projections from the ledger (entry 0 onwards); the result equals the live one.
 
     Projections: lineage (OpenLineage events and classifications) and attestation-verdicts.
     """
-    with _runtime() as rt:
+    with open_runtime() as rt:
         names = [projection] if projection is not None else list(rt.projections.names)
         size, _root = rt.ledger.head()
         for name in names:
-            with _progress(f"rebuilding {name}", size) as advance:
+            with progress(f"rebuilding {name}", size) as advance:
                 rt.projections.rebuild(name, progress=advance)
         if as_json:
-            typer.echo(json.dumps({"ledger_size": size, "rebuilt": names}, indent=2))
+            echo_json({"ledger_size": size, "rebuilt": names})
         else:
             for name in names:
                 typer.echo(f"{name} projection rebuilt from {size} ledger entries")
@@ -168,13 +155,13 @@ def reindex(
 
 @app.command()
 def status(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """The ledger's size and each projection's progress, with entries it could not apply.
 
     Exit 0 when every projection is up to date and none recorded a failure, 1 otherwise.
     """
-    with _runtime() as rt:
+    with open_runtime() as rt:
         size, root = rt.ledger.head()
         projections = rt.projections.status()
     ok = all(p.behind == 0 and not p.failures for p in projections)
@@ -184,7 +171,7 @@ def status(
             "root": root.hex(),
             "projections": [p.to_json() for p in projections],
         }
-        typer.echo(json.dumps(data, indent=2))
+        echo_json(data)
     else:
         typer.echo(f"ledger: {size} entries, root {root.hex()}")
         for p in projections:
@@ -199,7 +186,7 @@ def status(
 def erase(
     index: Annotated[int, typer.Option("--index", help="Entry whose payload to erase")],
     reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the ledger)")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Delete an entry's payload and append an erasure entry (e.g. GDPR Art. 17).
 
@@ -208,13 +195,13 @@ def erase(
     signer identity and failure detail, and the lineage projection is rebuilt without an erased
     OpenLineage event or classification (as `reindex` would).
     """
-    with _runtime(start=True) as rt:
+    with open_runtime(start=True) as rt:
         erasure = rt.erasure.erase(index, reason)
         size, _root = rt.ledger.head()
-        with _progress("rebuilding without it", size) as advance:
+        with progress("rebuilding without it", size) as advance:
             rt.erasure.finish(erasure, progress=advance)
     if as_json:
-        typer.echo(json.dumps(erasure.to_json(), indent=2))
+        echo_json(erasure.to_json())
         return
     typer.echo(
         f"erased payload of entry {index}; erasure recorded as entry {erasure.receipt.index}"

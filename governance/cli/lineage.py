@@ -6,17 +6,15 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from governance.cli.common import settings_from_env
-from governance.db import create_db_engine
-from governance.ledger.kinds import LINEAGE_PROJECTION
-from governance.lineage.queries import Direction, LineageQueries
-from governance.runtime import build_projections
+from governance.lineage.graph import Direction
+
+if TYPE_CHECKING:
+    from governance.lineage.queries import LineageQueries
 
 app = typer.Typer(help="Lineage questions (jobs, runs, datasets, models).", no_args_is_help=True)
 
@@ -35,6 +33,11 @@ AsOf = Annotated[
 
 @contextmanager
 def _queries() -> Iterator[LineageQueries]:
+    from governance.db import create_db_engine
+    from governance.ledger.kinds import LINEAGE_PROJECTION
+    from governance.lineage.queries import LineageQueries
+    from governance.runtime import build_projections
+
     engine = create_db_engine(settings_from_env().database_url, pool=False)
     try:
         # Apply whatever the ledger holds that a server has not projected yet (exactly once,
@@ -49,6 +52,9 @@ def _show(rows: list[dict[str, Any]], columns: list[str], as_json: bool, title: 
     if as_json:
         typer.echo(json.dumps(rows, indent=2, default=str))
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=title)
     for column in columns:
         table.add_column(column)
