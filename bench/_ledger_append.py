@@ -16,11 +16,12 @@ from sqlalchemy.engine import Engine
 from bench._common import Env, Report, Row, fmt_rate, is_postgres, median, say, verdict
 from governance.config import Settings
 from governance.db import create_db_engine, upgrade
+from governance.ledger import kinds
 from governance.ledger.entries import AppendRequest
 from governance.runtime import Runtime
 
 PAYLOAD_BYTES = 300
-KIND = "evidence"
+KIND = kinds.EVIDENCE.name
 MEDIA_TYPE = "application/json"
 MAX_BATCH = 1000  # the service default (GOVERNANCE_APPEND_MAX_BATCH)
 _PAD = (uuid.uuid4().hex * 10).encode()

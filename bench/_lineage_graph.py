@@ -27,6 +27,7 @@ import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from governance.ledger.kinds import LINEAGE_PROJECTION
 from governance.lineage.models import EVIDENCE_PER_EDGE, stable_id
 from governance.lineage.projection import dataset_id, job_id, run_pk
 
@@ -295,7 +296,10 @@ class SqliteSink(Sink):
         self.conn.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
 
     def set_watermark(self, next_index: int) -> None:
-        self.conn.execute("UPDATE lineage_projection_state SET next_index = ?", (next_index,))
+        self.conn.execute(
+            "UPDATE projection_state SET next_index = ? WHERE name = ?",
+            (next_index, LINEAGE_PROJECTION),
+        )
 
     def close(self) -> None:
         self.conn.execute("COMMIT")
@@ -319,7 +323,10 @@ class PostgresSink(Sink):
 
     def set_watermark(self, next_index: int) -> None:
         with self.conn.cursor() as cur:
-            cur.execute("UPDATE lineage_projection_state SET next_index = %s", (next_index,))
+            cur.execute(
+                "UPDATE projection_state SET next_index = %s WHERE name = %s",
+                (next_index, LINEAGE_PROJECTION),
+            )
 
     def close(self) -> None:
         self.conn.commit()

@@ -63,6 +63,7 @@ from bench._http import (
     wrk_script,
 )
 from bench._loadclient import LoadResult, LoadSpec, measure_load, raw_socket_workers
+from governance.ledger import kinds
 
 CONCURRENCY = 8
 LINEAGE_PATH = "/api/v1/lineage"
@@ -297,7 +298,8 @@ class Progress:
         with self.engine.connect() as conn:
             head = conn.execute(text("SELECT size FROM ledger_head WHERE id = 1")).scalar_one()
             applied = conn.execute(
-                text("SELECT next_index FROM lineage_projection_state WHERE id = 1")
+                text("SELECT next_index FROM projection_state WHERE name = :name"),
+                {"name": kinds.LINEAGE_PROJECTION},
             ).scalar_one()
         return int(head), int(applied)
 
@@ -311,7 +313,8 @@ def _db_counts(url: str) -> tuple[int, int, int]:
     try:
         with engine.connect() as conn:
             entries = conn.execute(
-                text("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'openlineage'")
+                text("SELECT COUNT(*) FROM ledger_entries WHERE kind = :kind"),
+                {"kind": kinds.OPENLINEAGE.name},
             ).scalar_one()
             runs = conn.execute(text("SELECT COUNT(*) FROM lineage_runs")).scalar_one()
             edges = conn.execute(text("SELECT COUNT(*) FROM lineage_edges")).scalar_one()
