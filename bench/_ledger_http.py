@@ -160,7 +160,7 @@ def _audit_small_batches(url: str, verifier: NoteVerifier, report: Report) -> No
         result = audit_database(engine, verifier)
         if not result.ok:
             raise RuntimeError(f"audit of the HTTP-built ledger failed: {result.to_json()}")
-        rows, seconds = scan_entries(engine, bound_join=True)
+        rows, seconds = scan_entries(engine)
     finally:
         engine.dispose()
     rate, base = result.entries / result.seconds, rows / seconds
