@@ -1,10 +1,9 @@
-#!/usr/bin/env python3
 """Attestation verification benchmark: verifications/s next to a baseline from the same run.
 
 Usage (from the repository root)::
 
-    .venv/bin/python bench/attestations.py                 # ~30 s (2-core VM)
-    .venv/bin/python bench/attestations.py --seconds 1 --repeats 5
+    .venv/bin/python -m bench.attestations                 # ~30 s (2-core VM)
+    .venv/bin/python -m bench.attestations --seconds 1 --repeats 5
 
 Four workloads from ``shared/fixtures/signing`` (the EXPECTED.json cases of the same name),
 each through ``Verifier.verify`` with the real adapters, offline, with a verifier built once:
@@ -46,14 +45,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from adapters.model_signing_backend import ModelSigningPythonBackend
 from adapters.sigstore_backend import SigstorePythonBackend
+from bench._common import REPO_ROOT
 from governance.attestations.envelopes import pae
 from governance.attestations.trust import (
     AllowedIdentity,
@@ -64,7 +62,8 @@ from governance.attestations.trust import (
 )
 from governance.attestations.verify import Request, Verifier
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "signing"
+# shared/ lies beside the repository.
+FIXTURES = REPO_ROOT.parent / "shared" / "fixtures" / "signing"
 PURPOSE = "bench"
 
 

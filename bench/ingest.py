@@ -1,25 +1,23 @@
-#!/usr/bin/env python3
 """OpenLineage ingest benchmark: POST /api/v1/lineage against a trivial endpoint of the same app.
 
 Usage (from the repository root)::
 
-    .venv/bin/python bench/ingest.py --quick              # ~2 min (2-core VM), both backends
-    .venv/bin/python bench/ingest.py --backend sqlite     # ~1.5 min: 3 x 10 s per endpoint
-    .venv/bin/python bench/ingest.py                      # ~3.5 min: SQLite and PostgreSQL
+    .venv/bin/python -m bench.ingest --quick              # ~2 min (2-core VM), both backends
+    .venv/bin/python -m bench.ingest --backend sqlite     # ~1.5 min: 3 x 10 s per endpoint
+    .venv/bin/python -m bench.ingest                      # ~3.5 min: SQLite and PostgreSQL
 
-The server is this file run as ``--serve-echo``: exactly what ``governance serve`` does
-(settings from ``GOVERNANCE_*``, migrations, checkpoint key, ``create_app(settings)`` under
-uvicorn) plus one extra route, ``POST /bench/echo``, that reads the body and answers 201. Both
-endpoints therefore live in one app, behind the same middleware, in the same process. 8
-keep-alive connections (wrk when installed, else a lean asyncio client in its own process) POST
-realistic OpenLineage ``COMPLETE`` RunEvents (~1.3-1.8 KB, 1-2 inputs and 1 output with schema
-facets, a fresh ``runId`` per request) to each endpoint in turn, for ``--seconds`` after a 1 s
-warm-up, ``--repeats`` times. The projection is written in each ledger batch's transaction (a
-follower thread catches up anything else): its pace during each run and its backlog at the end
-are read from the database, and the time the first
-lineage query then takes to catch it up is printed. Afterwards the ledger (queried directly)
-must hold exactly as many lineage entries as the server answered 201, and the projection as many
-runs.
+The server is this module run as ``python -m bench.ingest --serve-echo``: exactly what
+``governance serve`` does (settings from ``GOVERNANCE_*``, migrations, checkpoint key,
+``create_app(settings)`` under uvicorn) plus one extra route, ``POST /bench/echo``, that reads the
+body and answers 201. Both endpoints therefore live in one app, behind the same middleware, in
+the same process. 8 keep-alive connections (wrk when installed, else a lean asyncio client in
+its own process) POST realistic OpenLineage ``COMPLETE`` RunEvents (~1.7-2.1 KB, 1-2 inputs and 1
+output with schema facets, a fresh ``runId`` per request) to each endpoint in turn, for
+``--seconds`` after a 1 s warm-up, ``--repeats`` times. The projection is written in each ledger
+batch's transaction (a follower thread catches up anything else): its pace during each run and
+its backlog at the end are read from the database, and the time the first lineage query then
+takes to catch it up is printed. Afterwards the ledger (queried directly) must hold exactly as
+many lineage entries as the server answered 201, and the projection as many runs.
 
 Ratios are "lineage / echo" for throughput (higher is better) and latency (lower is better).
 """
@@ -27,52 +25,51 @@ Ratios are "lineage / echo" for throughput (higher is better) and latency (lower
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import math
 import os
 import random
-import shutil
-import signal
-import subprocess
 import sys
 import time
 import urllib.request
 import uuid
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fastapi import Request, Response
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from bench.ledger import (
-    DEFAULT_PG_URL,
+from bench._common import (
     Env,
-    HttpRun,
     Report,
     Row,
-    _create_key,
-    _free_port,
-    _http_get,
-    _ledger_metrics,
-    _run_wrk,
+    add_database_args,
     choose_backends,
-    client_process_entry,
     fmt_ms,
     fmt_rate,
-    measure_load,
     median,
-    raw_socket_workers,
-    run_client_process,
     say,
     verdict,
 )
+from bench._http import (
+    HttpRun,
+    Load,
+    Server,
+    choose_client,
+    http_get,
+    ledger_metrics,
+    ledger_summary,
+    running_server,
+    wrk_script,
+)
+from bench._loadclient import LoadResult, LoadSpec, measure_load, raw_socket_workers
+from governance.ledger import kinds
 
 CONCURRENCY = 8
 LINEAGE_PATH = "/api/v1/lineage"
 ECHO_PATH = "/bench/echo"
+#: The argument that makes this module the server (``python -m bench.ingest --serve-echo``).
+SERVE_ECHO = "--serve-echo"
 TEMPLATES = 40  # distinct jobs the events come from (a job re-runs with the same facets)
 PRODUCER = "https://github.com/apache/airflow/tree/providers-openlineage/2.3.0"
 _FACETS = "https://openlineage.io/spec/facets"
@@ -192,14 +189,9 @@ def check_events(templates: list[str]) -> None:
 def lua_script(templates: list[str]) -> str:
     quoted = ",\n".join(f"  [==[{t}]==]" for t in templates)
     head = "local templates = {\n" + quoted + "\n}\n"
-    return head + (
-        r"""
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
-
+    return wrk_script(
+        head
+        + r"""
 function init(args)
   local mode, nonce = args[1], args[2]
   math.randomseed(tonumber(string.sub(nonce, 1, 7), 16) + tid * 7919)
@@ -221,15 +213,6 @@ function request()
   local template = templates[math.random(1, #templates)]
   return wrk.format(nil, nil, nil, string.format(template, stamp, run_id, nominal))
 end
-
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'WRK-JSON {"requests":%d,"duration_us":%d,"status_errors":%d,"socket_errors":%d,'
-    .. '"p50_us":%.1f,"p99_us":%.1f}\n',
-    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50), latency:percentile(99)))
-end
 """
     )
 
@@ -237,7 +220,8 @@ end
 # ------------------------------------------------------------------ asyncio client (no wrk)
 
 
-async def _client_main(spec: dict[str, Any]) -> dict[str, Any]:
+async def client_main(spec: LoadSpec) -> LoadResult:
+    """The asyncio client's requests: the templates rendered as the Lua script renders them."""
     port = spec["port"]
     path = ECHO_PATH if spec["mode"] == "echo" else LINEAGE_PATH
     templates = event_templates()
@@ -252,23 +236,6 @@ async def _client_main(spec: dict[str, Any]) -> dict[str, Any]:
         return head + b"%d\r\n\r\n" % len(body) + body
 
     return await measure_load(spec, lambda window: raw_socket_workers(spec, window, request))
-
-
-def _run_python_client(
-    port: int, server_pid: int, mode: str, key: str, seconds: float, warmup: float
-) -> HttpRun:
-    spec = {
-        "port": port,
-        "server_pid": server_pid,
-        "mode": mode,
-        "key": key,
-        "seconds": seconds,
-        "warmup": warmup,
-        "concurrency": CONCURRENCY,
-        "nonce": uuid.uuid4().hex,
-    }
-    command = [sys.executable, str(Path(__file__).resolve()), "--http-client"]
-    return run_client_process(command, spec, timeout=seconds + warmup + 60)
 
 
 # ------------------------------------------------------------------------- the server mode
@@ -308,43 +275,9 @@ def serve_echo() -> None:
     )
 
 
-def _start_server(child_env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    port = int(child_env["GOVERNANCE_PORT"])
-    with log_path.open("wb") as log_file:
-        server = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--serve-echo"],
-            env=child_env,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 90
-    while True:
-        if server.poll() is not None:
-            raise RuntimeError(f"the server exited:\n{log_path.read_text()[-3000:]}")
-        try:
-            if _http_get(port, "/healthz")[0] == 200:
-                return server
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            server.kill()
-            raise RuntimeError(f"the server did not start:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.1)
-
-
-def _stop_server(server: subprocess.Popen[bytes]) -> None:
-    server.send_signal(signal.SIGINT)
-    try:
-        server.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
-
-
-def _status_count(port: int, key: str, route: str, status: str) -> int:
+def _status_count(server: Server, route: str, status: str) -> int:
     """How many responses the server sent on a route with a status (its own /metrics counter)."""
-    code, body = _http_get(port, "/metrics", key)
+    code, body = http_get(server.port, "/metrics", server.metrics_key)
     if code != 200:
         return -1
     want = f'governance_http_requests_total{{route="{route}",status="{status}"}}'
@@ -365,7 +298,8 @@ class Progress:
         with self.engine.connect() as conn:
             head = conn.execute(text("SELECT size FROM ledger_head WHERE id = 1")).scalar_one()
             applied = conn.execute(
-                text("SELECT next_index FROM lineage_projection_state WHERE id = 1")
+                text("SELECT next_index FROM projection_state WHERE name = :name"),
+                {"name": kinds.LINEAGE_PROJECTION},
             ).scalar_one()
         return int(head), int(applied)
 
@@ -379,7 +313,8 @@ def _db_counts(url: str) -> tuple[int, int, int]:
     try:
         with engine.connect() as conn:
             entries = conn.execute(
-                text("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'openlineage'")
+                text("SELECT COUNT(*) FROM ledger_entries WHERE kind = :kind"),
+                {"kind": kinds.OPENLINEAGE.name},
             ).scalar_one()
             runs = conn.execute(text("SELECT COUNT(*) FROM lineage_runs")).scalar_one()
             edges = conn.execute(text("SELECT COUNT(*) FROM lineage_edges")).scalar_one()
@@ -399,42 +334,37 @@ def bench_backend(env: Env, backend: str, args: argparse.Namespace, report: Repo
         f"{args.repeats} x ({seconds:g} s echo + {seconds:g} s lineage), {warmup:g} s warm-up each"
     )
     url = env.new_db(backend, "ingest")
-    bindir = Path(sys.executable).parent
-    exe = shutil.which("governance", path=str(bindir)) or shutil.which("governance")
-    if exe is None:
-        raise SystemExit("the `governance` console script is not installed in the venv")
-    port = _free_port()
-    child_env = {
-        **os.environ,
-        "GOVERNANCE_DATABASE_URL": url,
-        "GOVERNANCE_SIGNING_KEY_FILE": str(env.tmp / f"{backend}-checkpoint.key"),
-        "GOVERNANCE_HOST": "127.0.0.1",
-        "GOVERNANCE_PORT": str(port),
-        "GOVERNANCE_LOG_LEVEL": args.log_level,
-    }
-    started = time.perf_counter()
-    server = _start_server(child_env, env.tmp / f"serve-{backend}.log")
-    say(f"  server up in {time.perf_counter() - started:.1f} s (migrations applied)")
     echo: list[HttpRun] = []
     posts: list[HttpRun] = []
     progress = Progress(url)
-    try:
-        key = _create_key(exe, child_env, "ingest")
-        metrics_key = _create_key(exe, child_env, "auditor")
+    with contextlib.ExitStack() as stack:
+        stack.callback(progress.close)
+        server = stack.enter_context(
+            running_server(
+                [sys.executable, "-m", __spec__.name, SERVE_ECHO],
+                url,
+                env.tmp / f"{backend}-checkpoint.key",
+                env.tmp / f"serve-{backend}.log",
+                log_level=args.log_level,
+                timeout=90,
+            )
+        )
+        say(f"  server up in {server.startup_seconds:.1f} s (migrations applied)")
         script = env.tmp / "ingest.lua"
         script.write_text(lua_script(event_templates()))
+        load = Load(server, seconds, warmup, CONCURRENCY)
 
         def run(mode: str) -> HttpRun:
-            before = _ledger_metrics(port, metrics_key)
+            before = ledger_metrics(server)
             head0, applied0 = progress.read()
             started = time.perf_counter()
             if client == "wrk":
-                result = _run_wrk(script, port, server.pid, mode, key, seconds, warmup)
+                result = load.wrk(script, mode)
             else:
-                result = _run_python_client(port, server.pid, mode, key, seconds, warmup)
+                result = load.python(f"{__spec__.name}:client_main", mode)
             elapsed = time.perf_counter() - started
             head1, applied1 = progress.read()
-            after = _ledger_metrics(port, metrics_key)
+            after = ledger_metrics(server)
             result.ledger = {name: after[name] - before[name] for name in after}
             # How fast the projection went while the client was posting (warm-up included) and
             # how far behind the ledger it was at the end.
@@ -447,24 +377,11 @@ def bench_backend(env: Env, backend: str, args: argparse.Namespace, report: Repo
             echo.append(run("echo"))
             posts.append(run("lineage"))
             e, p = echo[-1], posts[-1]
-            batches = p.ledger["governance_ledger_batch_size_count"] or math.nan
             say(
-                f"  run {rep + 1}: lineage {fmt_rate(p.rate, ' ev/s')} (p50 {fmt_ms(p.p50)}, "
-                f"p99 {fmt_ms(p.p99)}, errors {p.errors}; CPU server {p.server_cpu:.2f}, "
-                f"client {p.client_cpu:.2f}) | echo {fmt_rate(e.rate, ' req/s')} (p50 "
-                f"{fmt_ms(e.p50)}, p99 {fmt_ms(e.p99)}, errors {e.errors}; CPU server "
-                f"{e.server_cpu:.2f}, client {e.client_cpu:.2f}) | ratio {p.rate / e.rate:.2f}"
+                f"  run {rep + 1}: lineage {p.text(' ev/s')} | echo {e.text(' req/s')} | ratio "
+                f"{p.rate / e.rate:.2f}"
             )
-            say(
-                f"         ledger during the lineage run: mean batch "
-                f"{p.ledger['governance_ledger_batch_size_sum'] / batches:.1f} entries, mean "
-                f"commit {fmt_ms(p.ledger['governance_ledger_commit_seconds_sum'] / batches)}, "
-                "mean submit-to-receipt "
-                + fmt_ms(
-                    p.ledger["governance_ledger_append_seconds_sum"]
-                    / (p.ledger["governance_ledger_append_seconds_count"] or math.nan)
-                )
-            )
+            say(f"         ledger during the lineage run: {ledger_summary(p.ledger)}")
             say(
                 f"         projection meanwhile: {fmt_rate(p.ledger['projected_ps'], ' entries/s')}"
                 f" while the ledger grew by {fmt_rate(p.ledger['appended_ps'], ' entries/s')}; "
@@ -476,13 +393,15 @@ def bench_backend(env: Env, backend: str, args: argparse.Namespace, report: Repo
         while served_201 != previous:
             previous = served_201
             time.sleep(0.5)
-            served_201 = _status_count(port, metrics_key, LINEAGE_PATH, "201")
+            served_201 = _status_count(server, LINEAGE_PATH, "201")
         # A lineage query catches the projection up first (so that no acknowledged event is
         # missed): time the catch-up of whatever backlog is left.
         head, applied = progress.read()
         started = time.perf_counter()
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/namespaces?limit=1")
-        request.add_header("Authorization", f"Bearer {metrics_key}")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{server.port}/api/v1/namespaces?limit=1"
+        )
+        request.add_header("Authorization", f"Bearer {server.metrics_key}")
         with urllib.request.urlopen(request, timeout=1800) as response:
             status = response.status
         catch_up = time.perf_counter() - started
@@ -490,12 +409,7 @@ def bench_backend(env: Env, backend: str, args: argparse.Namespace, report: Repo
             f"  catch-up: a query found the projection {head - applied:,} entries behind and "
             f"answered ({status}) after {catch_up:.2f} s"
         )
-        served_other = sum(
-            _status_count(port, metrics_key, LINEAGE_PATH, s) for s in ("400", "500", "503")
-        )
-    finally:
-        _stop_server(server)
-        progress.close()
+        served_other = sum(_status_count(server, LINEAGE_PATH, s) for s in ("400", "500", "503"))
     try:
         entries, runs, edges = _db_counts(url)
     finally:
@@ -595,7 +509,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         description="OpenLineage ingest throughput against an echo endpoint of the same app.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    add_database_args(parser, default_backend="both")
     parser.add_argument("--quick", action="store_true", help="5 s windows instead of 10 s")
     parser.add_argument("--seconds", type=float, default=None, help="default 10 (5 with --quick)")
     parser.add_argument("--repeats", type=int, default=3)
@@ -607,19 +521,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--log-level", default="WARNING",
         help="server GOVERNANCE_LOG_LEVEL (INFO writes one JSON access-log line per request)",
     )  # fmt: skip
-    parser.add_argument(
-        "--pg-url",
-        default=os.environ.get("BENCH_PG_URL", DEFAULT_PG_URL),
-        help="PostgreSQL database to create a throw-away schema in [env BENCH_PG_URL]",
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
     if args.seconds is None:
         args.seconds = 5.0 if args.quick else 10.0
-    if args.client == "auto":
-        args.client = "wrk" if shutil.which("wrk") else "python"
-    if args.client == "wrk" and not shutil.which("wrk"):
-        parser.error("--client wrk: wrk is not installed")
+    args.client = choose_client(args.client)
     return args
 
 
@@ -636,7 +541,7 @@ def main(argv: list[str]) -> int:
         f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]}; {len(templates)} job templates, "
         f"bodies {smallest:,}-{largest:,} B (mean {mean:,.0f})"
     )
-    env = Env(args.pg_url if "postgresql" in backends else None, args.keep)
+    env = Env("ingest", args.pg_url if "postgresql" in backends else None, args.keep)
     timings = []
     try:
         for backend in backends:
@@ -662,10 +567,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--serve-echo":
+    if sys.argv[1:] == [SERVE_ECHO]:
         serve_echo()
-        sys.exit(0)
-    if len(sys.argv) > 2 and sys.argv[1] == "--http-client":
-        client_process_entry(sys.argv[2], _client_main)
         sys.exit(0)
     sys.exit(main(sys.argv[1:]))
