@@ -46,14 +46,7 @@ from openlineage.client.transport.http import (
 )
 
 from governance.lineage.validation import GOVERNANCE_FACET_SCHEMA_URL
-
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-FIXTURES = SHARED / "fixtures" / "openlineage"
-if not FIXTURES.is_dir():
-    pytest.skip(
-        f"the shared OpenLineage fixtures are not at {FIXTURES} (they live in ../shared)",
-        allow_module_level=True,
-    )
+from tests.conftest import openlineage_fixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -217,11 +210,11 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def fixture_files(*folders: str) -> list[Path]:
-    return sorted(p for folder in folders for p in (FIXTURES / folder).rglob("*.json"))
+    return sorted(p for folder in folders for p in openlineage_fixture(folder).rglob("*.json"))
 
 
 def name_of(path: Path) -> str:
-    return str(path.relative_to(FIXTURES))
+    return str(path.relative_to(openlineage_fixture()))
 
 
 def transport_for(
@@ -425,7 +418,7 @@ def test_stock_client_sends_every_fixture_event(
 
 def test_event_without_run_id_is_refused_and_not_retried(shared_server: Server) -> None:
     server = shared_server
-    raw = (FIXTURES / NO_RUN_ID).read_bytes()
+    raw = openlineage_fixture(NO_RUN_ID).read_bytes()
     before = server.tree_size()
     logged = requests_logged(server, LINEAGE, 400)
     response = httpx.post(
@@ -451,7 +444,7 @@ def test_broken_facets_are_kept_with_warnings(shared_server: Server) -> None:
     server = shared_server
     transport = transport_for(server, server.key("ingest"))
     for name, prefix in NEGATIVE_WARNINGS.items():
-        event = fresh(json.loads((FIXTURES / name).read_bytes()))
+        event = fresh(json.loads(openlineage_fixture(name).read_bytes()))
         response = transport.emit(event)
         assert response.status_code == 201, (name, response.text)
         index = int(response.headers["X-Ledger-Index"])
@@ -470,7 +463,9 @@ def test_broken_facets_are_kept_with_warnings(shared_server: Server) -> None:
 
 def test_the_same_event_six_times_is_one_entry(shared_server: Server) -> None:
     server = shared_server
-    event = fresh(json.loads((FIXTURES / "scenarios/apples/1_pick_apples.json").read_bytes()))
+    event = fresh(
+        json.loads(openlineage_fixture("scenarios/apples/1_pick_apples.json").read_bytes())
+    )
     transport = transport_for(server, server.key("ingest"))
     before = server.tree_size()
     indexes = set()
@@ -499,7 +494,9 @@ def test_the_same_event_six_times_is_one_entry(shared_server: Server) -> None:
 
 def test_charset_and_query_string(shared_server: Server) -> None:
     server = shared_server
-    event = fresh(json.loads((FIXTURES / "edge-cases/marquez_event_unicode.json").read_bytes()))
+    event = fresh(
+        json.loads(openlineage_fixture("edge-cases/marquez_event_unicode.json").read_bytes())
+    )
     transport = transport_for(
         server,
         server.key("ingest"),
@@ -555,13 +552,13 @@ def test_invalid_json_is_a_400_problem(shared_server: Server, body: bytes, detai
 
 
 def test_bodies_over_the_limit_are_413(tmp_path: Path) -> None:
-    large = json.loads((FIXTURES / "edge-cases/marquez_event_large.json").read_bytes())
+    large = json.loads(openlineage_fixture("edge-cases/marquez_event_large.json").read_bytes())
     assert len(sent_bytes(large)) > SMALL_LIMIT
     with running_server(tmp_path, max_body_bytes=SMALL_LIMIT) as server:
         key = server.key("ingest")
         before = server.tree_size()
         # A small event still goes through.
-        small = json.loads((FIXTURES / "edge-cases/marquez_event_simple.json").read_bytes())
+        small = json.loads(openlineage_fixture("edge-cases/marquez_event_simple.json").read_bytes())
         assert transport_for(server, key).emit(small).status_code == 201
 
         for compression in (None, HttpCompression.GZIP):

@@ -35,10 +35,8 @@ from governance.ledger.store import Ledger
 from governance.lineage.models import PROJECTION_TABLES
 from governance.lineage.validation import GOVERNANCE_FACET_SCHEMA_URL
 from governance.runtime import Runtime
-from tests.conftest import SHARED
+from tests.conftest import openlineage_fixture
 
-FIXTURES = SHARED / "fixtures" / "openlineage"
-APPLES = FIXTURES / "scenarios" / "apples"
 NO_RUN_ID = "negative/fluentd_event_no_run_id.json"
 NEGATIVE = (
     "negative/fluentd_event_invalid_dataset_facet.json",
@@ -83,7 +81,7 @@ def bearer(key: str) -> dict[str, str]:
 
 def fixture_files(*folders: str) -> list[Path]:
     """Every event file under the folders, in path order (the apples scenario in name order)."""
-    return sorted(p for folder in folders for p in (FIXTURES / folder).rglob("*.json"))
+    return sorted(p for folder in folders for p in openlineage_fixture(folder).rglob("*.json"))
 
 
 def run_event(
@@ -253,8 +251,6 @@ def entries(client: TestClient, keys: dict[str, str]) -> LedgerEntries:
 @pytest.fixture
 def apples(client: TestClient, keys: dict[str, str]) -> dict[str, int]:
     """The apples scenario, posted in file-name order; ledger index by file name."""
-    if not APPLES.is_dir():
-        pytest.skip(f"the apples scenario is not at {APPLES}")
     files = fixture_files("scenarios/apples")
     assert [f.name for f in files][:2] == ["1_pick_apples.json", "2_apple_filling.json"]
     return {f.name: post_event(client, keys["ingest"], f.read_bytes()) for f in files}
@@ -741,9 +737,7 @@ def test_the_stock_python_client_event_is_projected(
     client: TestClient, keys: dict[str, str], runtime: Runtime
 ) -> None:
     """The event the stock 1.54.0 HTTP transport sends (its jobType facet is ~250 characters)."""
-    path = FIXTURES / "clients/captured_openlineage-python-1.54.0_http_start_event.json"
-    if not path.is_file():
-        pytest.skip(f"{path} is not there")
+    path = openlineage_fixture("clients/captured_openlineage-python-1.54.0_http_start_event.json")
     event = json.loads(path.read_bytes())
     index = post_event(client, keys["ingest"], path.read_bytes())
     (job,) = get_json(client, keys["auditor"], "/api/v1/jobs", namespace=event["job"]["namespace"])[
@@ -1307,10 +1301,9 @@ def test_charset_and_query_string_are_accepted(client: TestClient, keys: dict[st
 def test_no_run_id_is_a_400_naming_the_field(
     client: TestClient, keys: dict[str, str], runtime: Runtime
 ) -> None:
-    if not (FIXTURES / NO_RUN_ID).is_file():
-        pytest.skip(f"{NO_RUN_ID} is not in {FIXTURES}")
+    event = openlineage_fixture(NO_RUN_ID).read_bytes()
     before = head_size(runtime)
-    response = post_raw(client, keys["ingest"], (FIXTURES / NO_RUN_ID).read_bytes())
+    response = post_raw(client, keys["ingest"], event)
     problem = assert_problem(response, 400)
     assert [e["path"] for e in problem["errors"]] == ["$.run.runId"]
     assert head_size(runtime) == before
@@ -1347,11 +1340,10 @@ def watermark(engine: Engine) -> int:
 @pytest.fixture
 def everything(client: TestClient, keys: dict[str, str], runtime: Runtime) -> dict[str, int]:
     """Every accepted fixture event, the negative ones but one, and a classification."""
-    if not FIXTURES.is_dir():
-        pytest.skip(f"the shared OpenLineage fixtures are not at {FIXTURES}")
+    root = openlineage_fixture()
     indexes = {}
     for path in (*fixture_files(*ACCEPTED_FOLDERS), *fixture_files("negative")):
-        name = str(path.relative_to(FIXTURES))
+        name = str(path.relative_to(root))
         if name == NO_RUN_ID:
             continue
         indexes[name] = post_event(client, keys["ingest"], path.read_bytes())
@@ -1508,7 +1500,7 @@ def stories(
     ):
         post_event(client, keys["ingest"], event)
     for name in ("edge-cases/marquez_event_dataset_event.json", *NEGATIVE):
-        post_event(client, keys["ingest"], (FIXTURES / name).read_bytes())
+        post_event(client, keys["ingest"], openlineage_fixture(name).read_bytes())
     response = client.put(
         classification_url(KITCHEN, "apples"),
         json={"personalData": False, "purposes": ["baking"]},
