@@ -20,7 +20,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, text
 
 from governance.api.app import create_app
 from governance.attestations.record import bundle_of
-from governance.attestations.trust import load_trust_config
+from governance.attestations.trust import AllowedIdentity, load_trust_config
 from governance.attestations.verify import Reason
 from governance.cli.main import main
 from governance.config import Settings
@@ -60,6 +60,10 @@ from tests.integration.test_attestations import (
     statement_of,
     tampered_model_signature,
 )
+
+if TYPE_CHECKING:
+    # Starlette's TestClient is built on httpx2 (httpx's successor): its responses are httpx2's.
+    from httpx2 import Response
 
 __all__ = ["network_guard", "no_network"]  # the imported socket guard applies to this module
 
@@ -108,11 +112,12 @@ def api_expectation(case: dict[str, Any]) -> tuple[str, set[str]]:
 # --- the trust configuration file ----------------------------------------------------------------
 
 
-def identity_rule(rule: Any) -> dict[str, str]:
+def identity_rule(rule: AllowedIdentity) -> dict[str, str]:
     out = {"issuer": rule.issuer}
     if rule.identity is not None:
         out["identity"] = rule.identity
     else:
+        assert rule.identity_regex is not None  # an AllowedIdentity has one or the other
         out["identity_regex"] = rule.identity_regex
     return out
 
@@ -244,7 +249,7 @@ def bundle_bytes(case: dict[str, Any]) -> bytes:
 
 def submit(
     svc: Service, bundle: bytes, purpose: str, digest: str | None, role: str = "ingest"
-) -> Any:
+) -> Response:
     body = {"bundle_base64": base64.b64encode(bundle).decode(), "purpose": purpose}
     if digest is not None:
         body["expected_digest"] = digest
@@ -271,7 +276,7 @@ def trust_digest(svc: Service) -> str:
 
 
 def check_response(
-    svc: Service, response: Any, bundle: bytes, verdict: str, reasons: set[str]
+    svc: Service, response: Response, bundle: bytes, verdict: str, reasons: set[str]
 ) -> dict[str, Any]:
     """The HTTP answer, the receipt and the ledger entry agree with the expected verdict."""
     if verdict == "pass":

@@ -17,10 +17,9 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect, text
@@ -33,9 +32,13 @@ from governance.ledger.entries import AppendRequest
 from governance.ledger.kinds import LINEAGE_PROJECTION
 from governance.ledger.store import Ledger
 from governance.lineage.models import PROJECTION_TABLES
-from governance.lineage.validation import GOVERNANCE_FACET_SCHEMA_URL
+from governance.lineage.validation import GOVERNANCE_FACET_SCHEMA_URL, LineageEvent
 from governance.runtime import Runtime
 from tests.conftest import openlineage_fixture
+
+if TYPE_CHECKING:
+    # Starlette's TestClient is built on httpx2 (httpx's successor): its responses are httpx2's.
+    from httpx2 import Response
 
 NO_RUN_ID = "negative/fluentd_event_no_run_id.json"
 NEGATIVE = (
@@ -131,7 +134,7 @@ def post_raw(
     path: str = LINEAGE,
     content_type: str | None = "application/json",
     **headers: str,
-) -> httpx.Response:
+) -> Response:
     sent = {**bearer(key), **headers}
     if content_type is not None:
         sent["Content-Type"] = content_type
@@ -153,7 +156,7 @@ def get_json(client: TestClient, key: str, path: str, **params: Any) -> Any:
     return response.json()
 
 
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+def assert_problem(response: Response, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].split(";")[0] == "application/problem+json"
     body: dict[str, Any] = response.json()
@@ -809,7 +812,8 @@ def classification_url(namespace: str, name: str) -> str:
 
 
 def find_dataset(client: TestClient, key: str, namespace: str, name: str) -> dict[str, Any]:
-    rows = get_json(client, key, "/api/v1/datasets", namespace=namespace)["datasets"]
+    listing = get_json(client, key, "/api/v1/datasets", namespace=namespace)
+    rows: list[dict[str, Any]] = listing["datasets"]
     (row,) = [r for r in rows if r["name"] == name]
     return row
 
@@ -1838,7 +1842,7 @@ def test_an_event_whose_projection_fails_is_kept_and_recorded(
     poison = new_run_id()
     original = LineageFold.lineage_event
 
-    def failing(self: Any, event: Any, index: int) -> None:
+    def failing(self: LineageFold, event: LineageEvent, index: int) -> None:
         if event.run_id == poison:
             raise RuntimeError("cannot project this one")
         original(self, event, index)

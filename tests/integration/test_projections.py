@@ -29,6 +29,7 @@ from governance.config import Settings
 from governance.ledger import kinds
 from governance.ledger.checkpoint import load_or_create_signing_key
 from governance.lineage.fold import LineageFold
+from governance.lineage.validation import LineageEvent
 from governance.runtime import Runtime
 from tests.conftest import OPENLINEAGE, Database, shared_path
 from tests.integration import _workers as workers
@@ -257,7 +258,7 @@ def test_status_names_entries_a_projection_could_not_apply(
     original = LineageFold.lineage_event
     poison = str(uuid.uuid4())
 
-    def failing(self: LineageFold, event: Any, index: int) -> None:
+    def failing(self: LineageFold, event: LineageEvent, index: int) -> None:
         if event.run_id == poison:
             raise RuntimeError("cannot project this one")
         original(self, event, index)
