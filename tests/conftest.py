@@ -1,16 +1,21 @@
 """Shared fixtures: a ledger database on SQLite and on PostgreSQL, migrated for real.
 
 PostgreSQL tests need ``GOVERNANCE_TEST_POSTGRES_URL`` (``.ci/run`` always sets it); each test gets
-its own schema, dropped afterwards.
+its own schema, dropped afterwards. Fixture data (OpenLineage events, signed bundles) lives next
+to the repository, in ``../shared``; tests reach it through :func:`shared_path` only.
+
+A test whose prerequisite (PostgreSQL, a ``../shared`` path) is missing is skipped, with the
+reason; under ``CI=true`` it fails instead, so that CI never passes without having run it.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -20,8 +25,54 @@ from governance.db import upgrade
 from governance.runtime import Runtime
 
 PG_URL = os.environ.get("GOVERNANCE_TEST_POSTGRES_URL")
+IN_CI = os.environ.get("CI") == "true"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 NO_PG = "GOVERNANCE_TEST_POSTGRES_URL is not set (.ci/run sets it; see README)"
+# The shared fixture sets, relative to SHARED.
+OPENLINEAGE = "fixtures/openlineage"
+SIGNING = "fixtures/signing"
+
+
+def prerequisite_missing(reason: str) -> NoReturn:
+    """Skip the running test for ``reason``; under ``CI=true``, fail it.
+
+    Outside CI a missing database or fixture set is the developer's setup; in CI it would turn
+    tests into skips that nobody reads, and a green run that tested less than it claims.
+    """
+    if IN_CI:
+        pytest.fail(f"{reason}; under CI=true that fails the test", pytrace=False)
+    pytest.skip(reason)
+
+
+def shared_path(*parts: str) -> Path:
+    """``../shared/<parts>``, which the running test needs: it is skipped (or failed, see
+    :func:`prerequisite_missing`) when the path is not there."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        prerequisite_missing(f"{path} is missing (../shared sits next to the repository)")
+    return path
+
+
+def openlineage_fixture(*parts: str) -> Path:
+    """A file or folder of the shared OpenLineage events (see :func:`shared_path`)."""
+    return shared_path(OPENLINEAGE, *parts)
+
+
+def signing_fixture(*parts: str) -> Path:
+    """A file or folder of the shared signed bundles and trust roots (see :func:`shared_path`)."""
+    return shared_path(SIGNING, *parts)
+
+
+def collect_from_shared(relative: str, collect: Callable[[Path], list[str]]) -> list[str]:
+    """What ``collect`` reads from ``../shared/<relative>`` while tests are collected, to
+    parametrise a test with (file names, case ids).
+
+    Collection can neither skip nor fail a single test, and a test parametrised with an empty
+    list is skipped quietly, even in CI. So when the path is missing this is one placeholder,
+    ``"."``, and the test's own :func:`shared_path` call reports the missing path.
+    """
+    path = SHARED / relative
+    return collect(path) if path.exists() else ["."]
 
 
 @dataclass
@@ -41,7 +92,7 @@ def _pg_schema_url(schema: str) -> str:
 @pytest.fixture
 def pg_database() -> Iterator[Database]:
     if PG_URL is None:
-        pytest.skip(NO_PG)
+        prerequisite_missing(NO_PG)
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

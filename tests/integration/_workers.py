@@ -33,6 +33,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
@@ -95,7 +96,7 @@ def _wait_for_start(config: dict[str, Any]) -> None:
         time.sleep(0.001)
 
 
-def _run_threads(threads: int, target: Any) -> None:
+def _run_threads(threads: int, target: Callable[[int], None]) -> None:
     errors: list[BaseException] = []
 
     def guarded(number: int) -> None:

@@ -13,9 +13,8 @@ import gc
 import hashlib
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -26,6 +25,10 @@ from governance.db import create_db_engine
 from governance.ledger import merkle
 from governance.ledger.checkpoint import Checkpoint, NoteVerifier
 from governance.runtime import Runtime
+
+if TYPE_CHECKING:
+    # Starlette's TestClient is built on httpx2 (httpx's successor): its responses are httpx2's.
+    from httpx2 import Response
 
 EVIDENCE = "/api/v1/evidence"
 LEDGER = "/api/v1/ledger"
@@ -46,7 +49,7 @@ def head_size(runtime: Runtime) -> int:
     return runtime.ledger.head()[0]
 
 
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+def assert_problem(response: Response, status: int) -> dict[str, Any]:
     """A clean RFC 9457 problem with ``status``: no stack trace, no internals."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].split(";")[0].strip() == "application/problem+json"
@@ -65,10 +68,11 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
 def post(
     client: TestClient,
     key: str | None,
-    body: Any,
+    body: bytes | Iterator[bytes],
     media_type: str | None = "application/pdf",
+    /,  # so that no header can be taken for a parameter
     **headers: str | bytes,
-) -> httpx.Response:
+) -> Response:
     sent: dict[str, Any] = dict(headers)
     if key is not None:
         sent["Authorization"] = f"Bearer {key}"
@@ -411,7 +415,7 @@ def test_reading_needs_auditor_or_admin(
 
 
 def test_missing_content_type(client: TestClient, runtime: Runtime, keys: dict[str, str]) -> None:
-    response = post(client, keys["ingest"], PDF, media_type=None)
+    response = post(client, keys["ingest"], PDF, None)
     body = assert_problem(response, 415)
     assert body["type"].endswith(":unsupported-media-type")
     assert head_size(runtime) == 0

@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 
 from governance.cli.main import main
+from tests.conftest import signing_fixture
 from tests.integration.test_attestations import (
-    CASES,
     CERT_MODE_SIGNER,
     FAIL_REASONS,
-    FIXTURES,
-    MODEL_CASES,
     WHL,
+    case_ids,
+    expected_case,
     model_digest,
     network_guard,
     no_network,
@@ -43,7 +43,7 @@ def _no_trust_config(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def cli_args(case: dict[str, Any]) -> list[str]:
-    bundle = FIXTURES / case["bundle"]
+    bundle = signing_fixture(case["bundle"])
     args = ["attest", "verify", "--bundle", str(bundle), "--purpose", PURPOSE, "--json"]
     spec = case["artifact"]
     if spec.startswith("sha256:"):
@@ -52,13 +52,13 @@ def cli_args(case: dict[str, Any]) -> list[str]:
         subject = statement_of(bundle)["subject"][0]
         args += ["--digest", "sha256:" + subject["digest"]["sha256"]]
     else:
-        args += ["--artifact", str(FIXTURES / spec.split(" (")[0])]
+        args += ["--artifact", str(signing_fixture(spec.split(" (")[0]))]
     if case.get("trusted_root"):
-        args += ["--trusted-root", str(FIXTURES / case["trusted_root"])]
+        args += ["--trusted-root", str(signing_fixture(case["trusted_root"]))]
     if "public_key" in case:
-        args += ["--public-key", str(FIXTURES / case["public_key"])]
+        args += ["--public-key", str(signing_fixture(case["public_key"]))]
     if "certificate_chain" in case:
-        args += ["--certificate-chain", str(FIXTURES / case["certificate_chain"])]
+        args += ["--certificate-chain", str(signing_fixture(case["certificate_chain"]))]
         args += ["--identity", CERT_MODE_SIGNER.identity or "", "--issuer", CERT_MODE_SIGNER.issuer]
     elif case.get("issuer"):
         identity = case.get("identity")
@@ -93,13 +93,14 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[
     return code, json.loads(out) if out.strip() else {}
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+@pytest.mark.parametrize("case_id", case_ids())
 def test_expected_case_through_the_cli(
-    case: dict[str, Any],
+    case_id: str,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
+    case = expected_case(case_id)
     if case.get("identity") == "-":
         monkeypatch.setenv("GOVERNANCE_TRUST_CONFIG", str(any_identity_config(case, tmp_path)))
     code, result = run(cli_args(case), capsys)
@@ -116,7 +117,7 @@ def test_expected_case_through_the_cli(
             assert facts["signer"]["identity"] == case["identity"]
             assert facts["trusted_root"] == "command-line"
         if case["kind"] == "sigstore-bundle":
-            digest = hashlib.sha256((FIXTURES / case["artifact"]).read_bytes()).hexdigest()
+            digest = hashlib.sha256(signing_fixture(case["artifact"]).read_bytes()).hexdigest()
             assert facts["artifact_digest"] == "sha256:" + digest
         return
     assert code == 1, result
@@ -131,10 +132,11 @@ def by_digest(args: list[str], digest: str) -> list[str]:
     return [*args[:at], "--digest", digest, *args[at + 2 :]]
 
 
-@pytest.mark.parametrize("case", MODEL_CASES, ids=[c["id"] for c in MODEL_CASES])
+@pytest.mark.parametrize("case_id", case_ids("model-signing"))
 def test_model_signature_by_digest_through_the_cli(
-    case: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    case_id: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    case = expected_case(case_id)
     digest = model_digest(case)
     code, result = run(by_digest(cli_args(case), digest), capsys)
     if case["expected"] == "PASS":
@@ -146,9 +148,7 @@ def test_model_signature_by_digest_through_the_cli(
 
 
 def test_model_signature_with_another_digest_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
-    case, tampered = (
-        next(c for c in CASES if c["id"] == i) for i in ("oms-tiny-key", "oms-tiny-tampered")
-    )
+    case, tampered = map(expected_case, ("oms-tiny-key", "oms-tiny-tampered"))
     code, result = run(by_digest(cli_args(case), model_digest(tampered)), capsys)
     assert (code, result["reason"]) == (1, "subject_mismatch"), result
     # neither the model nor its digest: a usage error, not a verdict
@@ -159,28 +159,30 @@ def test_model_signature_with_another_digest_exits_1(capsys: pytest.CaptureFixtu
 
 
 def test_plain_output_names_signer_and_reason(capsys: pytest.CaptureFixture[str]) -> None:
-    args = [a for a in cli_args(WHL) if a != "--json"]
+    whl = expected_case(WHL)
+    args = [a for a in cli_args(whl) if a != "--json"]
     assert main(args) == 0
-    assert f"VERIFIED: sigstore_bundle signed by {WHL['identity']}" in capsys.readouterr().out
-    tampered = next(c for c in CASES if c["id"] == "tamper-signature")
+    assert f"VERIFIED: sigstore_bundle signed by {whl['identity']}" in capsys.readouterr().out
+    tampered = expected_case("tamper-signature")
     assert main([a for a in cli_args(tampered) if a != "--json"]) == 1
     assert "NOT VERIFIED: signature_invalid" in capsys.readouterr().out
 
 
 def test_wrong_root_and_wrong_identity_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
-    staging = str(FIXTURES / "trusted-roots/sigstore-staging.trusted_root.json")
-    args = cli_args(WHL)
+    staging = str(signing_fixture("trusted-roots/sigstore-staging.trusted_root.json"))
+    whl = expected_case(WHL)
+    args = cli_args(whl)
     at = args.index("--trusted-root") + 1
     code, result = run([*args[:at], staging, *args[at + 1 :]], capsys)
     assert (code, result["reason"]) == (1, "certificate_untrusted")
     at = args.index("--identity") + 1
-    other = WHL["identity"].replace("release.yml", "nightly.yml")
+    other = whl["identity"].replace("release.yml", "nightly.yml")
     code, result = run([*args[:at], other, *args[at + 1 :]], capsys)
     assert (code, result["reason"]) == (1, "identity_not_allowed")
 
 
 def test_no_signer_allowed_fails_closed(capsys: pytest.CaptureFixture[str]) -> None:
-    args = cli_args(WHL)
+    args = cli_args(expected_case(WHL))
     at = args.index("--identity")
     code, result = run([*args[:at], *args[at + 4 :]], capsys)
     assert (code, result["reason"]) == (1, "identity_not_allowed")
@@ -189,11 +191,12 @@ def test_no_signer_allowed_fails_closed(capsys: pytest.CaptureFixture[str]) -> N
 def test_identity_pattern_from_the_trust_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("GOVERNANCE_TRUST_CONFIG", str(any_identity_config(WHL, tmp_path)))
-    args = cli_args(WHL)
+    whl = expected_case(WHL)
+    monkeypatch.setenv("GOVERNANCE_TRUST_CONFIG", str(any_identity_config(whl, tmp_path)))
+    args = cli_args(whl)
     at = args.index("--identity")
     code, result = run([*args[:at], *args[at + 4 :]], capsys)
-    assert (code, result["facts"]["signer"]["identity"]) == (0, WHL["identity"])
+    assert (code, result["facts"]["signer"]["identity"]) == (0, whl["identity"])
 
 
 @pytest.mark.parametrize(
@@ -205,7 +208,7 @@ def test_identity_pattern_from_the_trust_config(
     ids=["no-artifact", "bad-digest"],
 )
 def test_usage_errors_exit_2(extra: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    bundle = str(FIXTURES / WHL["bundle"])
+    bundle = str(signing_fixture(expected_case(WHL)["bundle"]))
     code = main(["attest", "verify", "--bundle", bundle, *extra])
     capsys.readouterr()
     assert code == 2
@@ -220,9 +223,7 @@ def test_missing_bundle_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_identity_regex_allows_a_family_of_signers(capsys: pytest.CaptureFixture[str]) -> None:
-    signing = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "signing"
-    if not signing.is_dir():
-        pytest.skip("../shared/fixtures/signing is not available")
+    signing = signing_fixture()
     common = [
         "attest", "verify", "--json",
         "--bundle", str(signing / "sigstore-python/bundle.txt.sigstore"),

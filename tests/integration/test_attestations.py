@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import hashlib
 import json
 import socket
 import textwrap
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -58,18 +59,39 @@ from governance.attestations.verify import (
     Verifier,
 )
 from governance.errors import ConfigError, InputError
+from tests.conftest import SIGNING, collect_from_shared, signing_fixture
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "signing"
-if not (FIXTURES / "EXPECTED.json").is_file():
-    pytest.skip(
-        f"signing fixtures not found at {FIXTURES} (the shared fixture set sits next to the "
-        "repository checkout)",
-        allow_module_level=True,
+PURPOSE = "release"
+EXPECTED = "EXPECTED.json"
+# Cases that several tests use, by id.
+WHL = "sp-github-whl-prod"
+STAGING_V3 = "sp-bundle-v03"
+KEYED = "keyed-slsa-ed25519"
+TINY_KEY = "oms-tiny-key"
+
+
+@functools.cache
+def expected_cases() -> list[dict[str, Any]]:
+    """Every case of EXPECTED.json, in its order."""
+    cases: list[dict[str, Any]] = json.loads(signing_fixture(EXPECTED).read_text())
+    return cases
+
+
+def expected_case(case_id: str) -> dict[str, Any]:
+    return next(c for c in expected_cases() if c["id"] == case_id)
+
+
+def model_cases() -> list[dict[str, Any]]:
+    return [c for c in expected_cases() if c["kind"] == "model-signing"]
+
+
+def case_ids(kind: str | None = None) -> list[str]:
+    """The ids of the cases (of one kind), read while collecting, to parametrise tests with."""
+    return collect_from_shared(
+        f"{SIGNING}/{EXPECTED}",
+        lambda _path: [c["id"] for c in expected_cases() if kind in (None, c["kind"])],
     )
 
-CASES: list[dict[str, Any]] = json.loads((FIXTURES / "EXPECTED.json").read_text())
-ROOTS = FIXTURES / "trusted-roots"
-PURPOSE = "release"
 
 # Why each FAIL case fails, as a set of acceptable reason codes (the case's note in comments).
 FAIL_REASONS: dict[str, set[Reason]] = {
@@ -170,9 +192,13 @@ SIGSTORE = SigstorePythonBackend()
 MODEL_SIGNING = ModelSigningPythonBackend()
 
 
+def trusted_root_file(name: str) -> bytes:
+    return signing_fixture("trusted-roots", name).read_bytes()
+
+
 def fixture_roots() -> dict[str, TrustedRoot]:
     return {
-        name: TrustedRoot(name, (ROOTS / f"sigstore-{name}.trusted_root.json").read_bytes(), name)
+        name: TrustedRoot(name, trusted_root_file(f"sigstore-{name}.trusted_root.json"), name)
         for name in ("production", "staging")
     }
 
@@ -209,11 +235,12 @@ def case_trust(case: dict[str, Any]) -> TrustConfig:
             # "-": the case fails for another reason; accept any identity of that issuer
             else AllowedIdentity(issuer=case["issuer"], identity_regex=".*"),
         )
-    keys, chains = (), ()
+    keys: tuple[RegisteredKey, ...] = ()
+    chains: tuple[CertificateChain, ...] = ()
     if "public_key" in case:
-        keys = (registered((FIXTURES / case["public_key"]).read_text()),)
+        keys = (registered(signing_fixture(case["public_key"]).read_text()),)
     if "certificate_chain" in case:
-        pem = (FIXTURES / case["certificate_chain"]).read_text()
+        pem = signing_fixture(case["certificate_chain"]).read_text()
         chains = (CertificateChain(id="ca", pem=pem, purposes=frozenset({PURPOSE})),)
         identities = (CERT_MODE_SIGNER,)
     root = "staging" if "staging" in case.get("trusted_root", "") else "production"
@@ -227,13 +254,13 @@ def case_trust(case: dict[str, Any]) -> TrustConfig:
 
 
 def case_request(case: dict[str, Any]) -> Request:
-    bundle = FIXTURES / case["bundle"]
+    bundle = signing_fixture(case["bundle"])
     spec = case["artifact"]
     expected, artifact = None, None
     if spec.startswith("sha256:"):
         expected = spec
     elif not spec.startswith("subject digest from the statement"):
-        artifact = FIXTURES / spec.split(" (")[0]
+        artifact = signing_fixture(spec.split(" (")[0])
     # model-signing's CLI ignores the signature file when it sits inside the model directory.
     ignore = (bundle.name,) if artifact is not None and bundle.parent == artifact else ()
     return Request(
@@ -251,11 +278,8 @@ def statement_of(bundle: Path) -> dict[str, Any]:
     return statement
 
 
-MODEL_CASES = [c for c in CASES if c["kind"] == "model-signing"]
-
-
 def model_directory(case: dict[str, Any]) -> Path:
-    return FIXTURES / case["artifact"].split(" (")[0]
+    return signing_fixture(case["artifact"].split(" (")[0])
 
 
 def model_digest(case: dict[str, Any]) -> str:
@@ -266,10 +290,10 @@ def model_digest(case: dict[str, Any]) -> str:
     signature file inside it; the digest is the subject model-signing's signer would put in a
     v1.0 statement for that manifest.
     """
-    bundle, directory = FIXTURES / case["bundle"], model_directory(case)
+    bundle, directory = signing_fixture(case["bundle"]), model_directory(case)
     recorded = (statement_of(bundle).get("predicate") or {}).get("serialization")
     how = recorded or {"method": "files", "hash_type": "sha256", "allow_symlinks": False}
-    config = ms_hashing.Config()
+    config = ms_hashing.Config()  # type: ignore[no-untyped-call]
     if how["method"] == "shards":
         config.use_shard_serialization(
             hashing_algorithm=how["hash_type"],
@@ -297,13 +321,14 @@ def digest_request(case: dict[str, Any]) -> Request:
 
 
 def test_every_failing_case_has_expected_reasons() -> None:
-    failing = {c["id"] for c in CASES if c["expected"] == "FAIL"}
+    failing = {c["id"] for c in expected_cases() if c["expected"] == "FAIL"}
     assert failing == set(FAIL_REASONS)
-    assert len(CASES) == 35
+    assert len(expected_cases()) == 35
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
-def test_expected_case(case: dict[str, Any]) -> None:
+@pytest.mark.parametrize("case_id", case_ids())
+def test_expected_case(case_id: str) -> None:
+    case = expected_case(case_id)
     verifier = make_verifier(case_trust(case))
     request = case_request(case)
     if case["expected"] == "FAIL":
@@ -327,14 +352,14 @@ def test_expected_case(case: dict[str, Any]) -> None:
         assert facts.trusted_root == verifier.trust.default_trusted_root
         assert facts.log_index is not None
         assert facts.signing_time_source in {"transparency_log", "timestamp_authority"}
-        artifact = FIXTURES / case["artifact"]
+        artifact = signing_fixture(case["artifact"])
         digest = hashlib.sha256(artifact.read_bytes()).hexdigest()
         assert any(s.digest.get("sha256") == digest for s in facts.subjects)
 
 
 def check_model_facts(case: dict[str, Any], facts: VerifiedFacts) -> None:
     assert facts.format is Format.MODEL_SIGNING
-    statement = statement_of(FIXTURES / case["bundle"])
+    statement = statement_of(signing_fixture(case["bundle"]))
     assert facts.predicate_type == statement["predicateType"]
     if statement["predicateType"] == "https://model_signing/signature/v1.0":
         # the model digest is the statement's subject
@@ -351,7 +376,7 @@ def check_model_facts(case: dict[str, Any], facts: VerifiedFacts) -> None:
 
 
 def test_slsa_provenance_facts() -> None:
-    case = next(c for c in CASES if c["id"] == "keyed-slsa-ed25519")
+    case = expected_case("keyed-slsa-ed25519")
     facts = make_verifier(case_trust(case)).verify(case_request(case))
     assert facts.predicate_type == "https://slsa.dev/provenance/v1"
     assert facts.builder_id == "https://ci.example.com/runners/trainer@v2"
@@ -369,12 +394,10 @@ def test_slsa_provenance_facts() -> None:
 
 # --- trusted roots --------------------------------------------------------------------------------
 
-WHL = next(c for c in CASES if c["id"] == "sp-github-whl-prod")
-STAGING_V3 = next(c for c in CASES if c["id"] == "sp-bundle-v03")
-
 
 def test_ci_certificate_source_facts() -> None:
-    facts = make_verifier(case_trust(WHL)).verify(case_request(WHL))
+    whl = expected_case(WHL)
+    facts = make_verifier(case_trust(whl)).verify(case_request(whl))
     assert (facts.source_repo, facts.source_ref) == (
         "https://github.com/trailofbits/rfc8785.py",
         "refs/tags/v0.1.2",
@@ -384,24 +407,22 @@ def test_ci_certificate_source_facts() -> None:
 
 def both_roots(**kwargs: Any) -> TrustConfig:
     identities = {
-        PURPOSE: (
-            AllowedIdentity(issuer=WHL["issuer"], identity=WHL["identity"]),
-            AllowedIdentity(issuer=STAGING_V3["issuer"], identity=STAGING_V3["identity"]),
+        PURPOSE: tuple(
+            AllowedIdentity(issuer=case["issuer"], identity=case["identity"])
+            for case in map(expected_case, (WHL, STAGING_V3))
         )
     }
     return TrustConfig(trusted_roots=fixture_roots(), identities=identities, **kwargs)
 
 
 @pytest.mark.parametrize(
-    ("case", "right", "wrong"),
+    ("case_id", "right", "wrong"),
     [(WHL, "production", "staging"), (STAGING_V3, "staging", "production")],
     ids=["production-bundle", "staging-bundle"],
 )
-def test_bundle_only_verifies_against_its_own_root(
-    case: dict[str, Any], right: str, wrong: str
-) -> None:
+def test_bundle_only_verifies_against_its_own_root(case_id: str, right: str, wrong: str) -> None:
     verifier = make_verifier(both_roots(default_trusted_root="production"))
-    request = case_request(case)
+    request = case_request(expected_case(case_id))
     assert verifier.verify(replace(request, trusted_root=right)).trusted_root == right
     with pytest.raises(VerificationFailed) as failure:
         verifier.verify(replace(request, trusted_root=wrong))
@@ -413,19 +434,20 @@ def test_purpose_selects_its_trusted_root() -> None:
         default_trusted_root="production", purpose_trusted_roots={PURPOSE: "staging"}
     )
     verifier = make_verifier(trust)
-    assert verifier.verify(case_request(STAGING_V3)).trusted_root == "staging"
+    assert verifier.verify(case_request(expected_case(STAGING_V3))).trusted_root == "staging"
     with pytest.raises(VerificationFailed) as failure:
-        verifier.verify(case_request(WHL))
+        verifier.verify(case_request(expected_case(WHL)))
     assert failure.value.reason is Reason.CERTIFICATE_UNTRUSTED
 
 
 def test_unknown_or_missing_trusted_root() -> None:
     verifier = make_verifier(both_roots())  # no default root
+    request = case_request(expected_case(WHL))
     with pytest.raises(VerificationFailed) as failure:
-        verifier.verify(case_request(WHL))
+        verifier.verify(request)
     assert failure.value.reason is Reason.TRUSTED_ROOT_UNKNOWN
     with pytest.raises(VerificationFailed) as failure:
-        verifier.verify(replace(case_request(WHL), trusted_root="corp"))
+        verifier.verify(replace(request, trusted_root="corp"))
     assert failure.value.reason is Reason.TRUSTED_ROOT_UNKNOWN
 
 
@@ -436,68 +458,84 @@ def test_default_trust_config_uses_the_roots_shipped_with_sigstore() -> None:
         # the fixtures were copied from the same wheel
         assert trust.trusted_roots[name].sha256 == root.sha256
         assert trust.trusted_roots[name].source == f"sigstore:{name}"
+    whl = expected_case(WHL)
     trust = replace(
         trust,
-        identities={PURPOSE: (AllowedIdentity(issuer=WHL["issuer"], identity=WHL["identity"]),)},
+        identities={PURPOSE: (AllowedIdentity(issuer=whl["issuer"], identity=whl["identity"]),)},
     )
-    assert make_verifier(trust).verify(case_request(WHL)).trusted_root == "production"
+    assert make_verifier(trust).verify(case_request(whl)).trusted_root == "production"
 
 
 # --- identities -----------------------------------------------------------------------------------
 
 
+# Each rule is made from the signer of the WHL case, which the test reads.
 @pytest.mark.parametrize(
-    "rule",
+    "rule_for",
     [
-        AllowedIdentity(issuer=WHL["issuer"], identity="https://github.com/acme/x/.github/wf.yml"),
-        AllowedIdentity(issuer=WHL["issuer"], identity_regex=r"https://github\.com/acme/.*"),
+        lambda issuer, _identity: AllowedIdentity(
+            issuer=issuer, identity="https://github.com/acme/x/.github/wf.yml"
+        ),
+        lambda issuer, _identity: AllowedIdentity(
+            issuer=issuer, identity_regex=r"https://github\.com/acme/.*"
+        ),
         # a prefix is not a match: the expression must match the whole identity
-        AllowedIdentity(issuer=WHL["issuer"], identity_regex=r"https://github\.com/trailofbits"),
-        AllowedIdentity(issuer="https://accounts.google.com", identity=WHL["identity"]),
+        lambda issuer, _identity: AllowedIdentity(
+            issuer=issuer, identity_regex=r"https://github\.com/trailofbits"
+        ),
+        lambda _issuer, identity: AllowedIdentity(
+            issuer="https://accounts.google.com", identity=identity
+        ),
     ],
     ids=["other-identity", "other-repo-regex", "prefix-regex", "other-issuer"],
 )
-def test_identity_outside_allow_list_is_rejected(rule: AllowedIdentity) -> None:
-    request = case_request(WHL)
+def test_identity_outside_allow_list_is_rejected(
+    rule_for: Callable[[str, str], AllowedIdentity],
+) -> None:
+    whl = expected_case(WHL)
+    rule = rule_for(whl["issuer"], whl["identity"])
+    request = case_request(whl)
     trust = TrustConfig(trusted_roots=fixture_roots(), default_trusted_root="production")
     allowed = AllowedIdentity(
-        issuer=WHL["issuer"],
+        issuer=whl["issuer"],
         identity_regex=r"https://github\.com/trailofbits/[^/]+/\.github/workflows/release\.yml"
         r"@refs/tags/v.*",
     )
     # the signature is valid: the same bundle passes with its signer on the list ...
     facts = make_verifier(replace(trust, identities={PURPOSE: (allowed,)})).verify(request)
-    assert facts.signer_identity == WHL["identity"]
+    assert facts.signer_identity == whl["identity"]
     # ... and is rejected with anyone else on it
     with pytest.raises(VerificationFailed) as failure:
         make_verifier(replace(trust, identities={PURPOSE: (rule,)})).verify(request)
     assert failure.value.reason is Reason.IDENTITY_NOT_ALLOWED
-    assert WHL["identity"] in failure.value.detail
+    assert whl["identity"] in failure.value.detail
 
 
 def test_no_allowed_identities_fails_closed() -> None:
+    whl = expected_case(WHL)
     trust = TrustConfig(
         trusted_roots=fixture_roots(),
         default_trusted_root="production",
-        identities={"other-purpose": (AllowedIdentity(issuer=WHL["issuer"], identity_regex=".*"),)},
+        identities={"other-purpose": (AllowedIdentity(issuer=whl["issuer"], identity_regex=".*"),)},
     )
     with pytest.raises(VerificationFailed) as failure:
-        make_verifier(trust).verify(case_request(WHL))
+        make_verifier(trust).verify(case_request(whl))
     assert failure.value.reason is Reason.IDENTITY_NOT_ALLOWED
 
 
 def test_request_identity_override_replaces_the_allow_list() -> None:
+    whl = expected_case(WHL)
     trust = TrustConfig(trusted_roots=fixture_roots(), default_trusted_root="production")
-    request = replace(case_request(WHL), identity=WHL["identity"], issuer=WHL["issuer"])
-    assert make_verifier(trust).verify(request).signer_identity == WHL["identity"]
+    request = replace(case_request(whl), identity=whl["identity"], issuer=whl["issuer"])
+    assert make_verifier(trust).verify(request).signer_identity == whl["identity"]
     with pytest.raises(VerificationFailed) as failure:
-        make_verifier(trust).verify(replace(request, identity=WHL["identity"] + "x"))
+        make_verifier(trust).verify(replace(request, identity=whl["identity"] + "x"))
     assert failure.value.reason is Reason.IDENTITY_NOT_ALLOWED
 
 
 @pytest.mark.parametrize("with_directory", [True, False], ids=["directory", "digest-only"])
 def test_model_certificate_mode_checks_the_signer_and_needs_a_chain(with_directory: bool) -> None:
-    case = next(c for c in CASES if c["id"] == "oms-certificate")
+    case = expected_case("oms-certificate")
     trust = case_trust(case)
     request = case_request(case) if with_directory else digest_request(case)
     with pytest.raises(VerificationFailed) as failure:
@@ -537,9 +575,10 @@ def self_signed_ca() -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
-@pytest.mark.parametrize("case", MODEL_CASES, ids=[c["id"] for c in MODEL_CASES])
-def test_model_case_by_digest(case: dict[str, Any]) -> None:
+@pytest.mark.parametrize("case_id", case_ids("model-signing"))
+def test_model_case_by_digest(case_id: str) -> None:
     """Without the model directory, its digest gives every model case its expected verdict."""
+    case = expected_case(case_id)
     now = datetime(2026, 3, 1, tzinfo=UTC)  # one clock, for key mode's verification time
     verifier, request = make_verifier(case_trust(case), now=now), digest_request(case)
     if case["expected"] == "FAIL":
@@ -556,18 +595,15 @@ def test_model_case_by_digest(case: dict[str, Any]) -> None:
 
 def test_legacy_model_digest_is_what_model_signing_1x_signs() -> None:
     # The same two files, signed as a legacy Digests/v0.1 statement and as a v1.0 statement.
-    legacy, current = (
-        next(c for c in CASES if c["id"] == i)
-        for i in ("oms-legacy-certificate", "oms-certificate")
-    )
+    legacy, current = map(expected_case, ("oms-legacy-certificate", "oms-certificate"))
     facts = make_verifier(case_trust(legacy)).verify(digest_request(legacy))
-    subject = statement_of(FIXTURES / current["bundle"])["subject"][0]["digest"]["sha256"]
+    subject = statement_of(signing_fixture(current["bundle"]))["subject"][0]["digest"]["sha256"]
     assert facts.model_digest == model_digest(legacy) == "sha256:" + subject
     assert len(facts.subjects) == 2  # the legacy statement's per-file subjects, as signed
 
 
 def test_model_signature_needs_the_model_or_its_digest() -> None:
-    case = next(c for c in CASES if c["id"] == "oms-tiny-key")
+    case = expected_case("oms-tiny-key")
     verifier = make_verifier(case_trust(case))
     with pytest.raises(VerificationFailed) as failure:
         verifier.verify(replace(case_request(case), artifact=None))
@@ -581,14 +617,14 @@ def test_model_signature_needs_the_model_or_its_digest() -> None:
 
 @pytest.mark.parametrize("with_directory", [True, False], ids=["directory", "digest-only"])
 def test_model_digest_must_be_the_expected_one(with_directory: bool) -> None:
-    case = next(c for c in CASES if c["id"] == "oms-tiny-shards")
+    case = expected_case("oms-tiny-shards")
     verifier = make_verifier(case_trust(case))
     request = case_request(case) if with_directory else digest_request(case)
     digest = verifier.verify(request).model_digest
     assert digest == model_digest(case)
     assert verifier.verify(replace(request, expected_digest=digest)).model_digest == digest
     # another model's digest: the whole-file digest of the same directory
-    other = model_digest(next(c for c in CASES if c["id"] == "oms-tiny-key"))
+    other = model_digest(expected_case("oms-tiny-key"))
     with pytest.raises(VerificationFailed) as failure:
         verifier.verify(replace(request, expected_digest=other))
     assert failure.value.reason is Reason.SUBJECT_MISMATCH
@@ -601,14 +637,17 @@ LOCAL_MODEL_PEM = (
     .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     .decode()
 )
-TINY_KEY = next(c for c in CASES if c["id"] == "oms-tiny-key")
+
+
+def tiny_key_bundle() -> Path:
+    return signing_fixture(expected_case(TINY_KEY)["bundle"])
 
 
 def local_model_signature(statement: dict[str, Any]) -> bytes:
     """A key-mode model signature over ``statement`` by ``LOCAL_MODEL_KEY``, as model-signing
     1.x writes one (the tiny model's signature with the payload, signature and key hint
     replaced)."""
-    bundle = json.loads((FIXTURES / TINY_KEY["bundle"]).read_bytes())
+    bundle = json.loads(tiny_key_bundle().read_bytes())
     envelope, payload = bundle["dsseEnvelope"], json.dumps(statement).encode()
     signature = LOCAL_MODEL_KEY.sign(
         pae(envelope["payloadType"], payload), ec.ECDSA(hashes.SHA256())
@@ -622,25 +661,26 @@ def local_model_signature(statement: dict[str, Any]) -> bytes:
 
 def inconsistent_statement() -> dict[str, Any]:
     """The tiny model's statement with one resource digest changed and the subject kept."""
-    statement = statement_of(FIXTURES / TINY_KEY["bundle"])
+    statement = statement_of(tiny_key_bundle())
     statement["predicate"]["resources"][0]["digest"] = "0" * 64
     return statement
 
 
 def tampered_model_signature() -> bytes:
     """The tiny model's signature with ``inconsistent_statement`` put in, not signed again."""
-    bundle = json.loads((FIXTURES / TINY_KEY["bundle"]).read_bytes())
+    bundle = json.loads(tiny_key_bundle().read_bytes())
     bundle["dsseEnvelope"]["payload"] = b64(json.dumps(inconsistent_statement()).encode())
     return json.dumps(bundle).encode()
 
 
 @pytest.mark.parametrize("with_directory", [True, False], ids=["directory", "digest-only"])
 def test_model_manifest_must_be_consistent_and_signed(with_directory: bool) -> None:
-    trust = replace(case_trust(TINY_KEY), keys=(registered(LOCAL_MODEL_PEM, "local"),))
+    tiny_key = expected_case(TINY_KEY)
+    trust = replace(case_trust(tiny_key), keys=(registered(LOCAL_MODEL_PEM, "local"),))
     verifier = make_verifier(trust)
-    request = case_request(TINY_KEY) if with_directory else digest_request(TINY_KEY)
+    request = case_request(tiny_key) if with_directory else digest_request(tiny_key)
     # our own signature over the unchanged statement verifies ...
-    resigned = local_model_signature(statement_of(FIXTURES / TINY_KEY["bundle"]))
+    resigned = local_model_signature(statement_of(tiny_key_bundle()))
     assert verifier.verify(replace(request, bundle=resigned)).key_id == "local"
     # ... and over a statement whose subject is not the digest of its resources, it does not
     with pytest.raises(VerificationFailed) as failure:
@@ -648,7 +688,7 @@ def test_model_manifest_must_be_consistent_and_signed(with_directory: bool) -> N
     assert failure.value.reason is Reason.MALFORMED_BUNDLE
     assert "Manifest is inconsistent" in failure.value.detail
     # the same statement put into the original signature without signing it
-    original = make_verifier(case_trust(TINY_KEY))
+    original = make_verifier(case_trust(tiny_key))
     with pytest.raises(VerificationFailed) as failure:
         original.verify(replace(request, bundle=tampered_model_signature()))
     assert failure.value.reason is Reason.SIGNATURE_INVALID
@@ -656,12 +696,12 @@ def test_model_manifest_must_be_consistent_and_signed(with_directory: bool) -> N
 
 # --- statements -----------------------------------------------------------------------------------
 
-KEYED = next(c for c in CASES if c["id"] == "keyed-slsa-ed25519")
 TINY_MODEL_DIGEST = "sha256:94d610a001e558afee894e6d99d22a7806e738e4cd7af1a7dd194dc9baa50e4e"
 
 
 def test_statement_subject_must_include_the_expected_digest() -> None:
-    verifier, request = make_verifier(case_trust(KEYED)), case_request(KEYED)
+    keyed = expected_case(KEYED)
+    verifier, request = make_verifier(case_trust(keyed)), case_request(keyed)
     facts = verifier.verify(replace(request, expected_digest=TINY_MODEL_DIGEST))
     assert facts.artifact_digest == TINY_MODEL_DIGEST
     with pytest.raises(VerificationFailed) as failure:
@@ -670,7 +710,8 @@ def test_statement_subject_must_include_the_expected_digest() -> None:
 
 
 def test_expected_predicate_type() -> None:
-    verifier, request = make_verifier(case_trust(KEYED)), case_request(KEYED)
+    keyed = expected_case(KEYED)
+    verifier, request = make_verifier(case_trust(keyed)), case_request(keyed)
     verifier.verify(replace(request, expected_predicate_type="https://slsa.dev/provenance/v1"))
     with pytest.raises(VerificationFailed) as failure:
         verifier.verify(replace(request, expected_predicate_type="https://spdx.dev/Document"))
@@ -678,11 +719,12 @@ def test_expected_predicate_type() -> None:
 
 
 def test_bare_dsse_envelope() -> None:
+    keyed = expected_case(KEYED)
     request = replace(
-        case_request(KEYED),
-        bundle=(FIXTURES / "generated/slsa-provenance.ed25519.dsse.json").read_bytes(),
+        case_request(keyed),
+        bundle=signing_fixture("generated/slsa-provenance.ed25519.dsse.json").read_bytes(),
     )
-    facts = make_verifier(case_trust(KEYED)).verify(request)
+    facts = make_verifier(case_trust(keyed)).verify(request)
     assert (facts.format, facts.mode, facts.key_id) == (
         Format.DSSE_ENVELOPE,
         SigningMode.KEY,
@@ -705,8 +747,9 @@ def test_bare_dsse_envelope() -> None:
     ],
 )
 def test_unrecognised_input(bundle: bytes, reason: Reason) -> None:
+    verifier = make_verifier(case_trust(expected_case(KEYED)))
     with pytest.raises(VerificationFailed) as failure:
-        make_verifier(case_trust(KEYED)).verify(Request(bundle=bundle, purpose=PURPOSE))
+        verifier.verify(Request(bundle=bundle, purpose=PURPOSE))
     assert failure.value.reason is reason
 
 
@@ -723,8 +766,13 @@ def test_request_validation() -> None:
 
 # --- keys: lookup and validity --------------------------------------------------------------------
 
-KEYED_PEM = (FIXTURES / KEYED["public_key"]).read_text()
-UNRELATED_PEM = (FIXTURES / "generated/unrelated-p256.pub.pem").read_text()
+
+def keyed_pem() -> str:
+    return signing_fixture(expected_case(KEYED)["public_key"]).read_text()
+
+
+def unrelated_pem() -> str:
+    return signing_fixture("generated/unrelated-p256.pub.pem").read_text()
 
 
 def keyed_trust(*keys: RegisteredKey) -> TrustConfig:
@@ -741,33 +789,33 @@ def with_hint(bundle: bytes, hint: str | None) -> bytes:
 
 
 def test_unknown_key_hint_is_key_unknown() -> None:
-    request = case_request(KEYED)
+    request = case_request(expected_case(KEYED))
     # only an unrelated key is registered
     with pytest.raises(VerificationFailed) as failure:
-        make_verifier(keyed_trust(registered(UNRELATED_PEM, "other"))).verify(request)
+        make_verifier(keyed_trust(registered(unrelated_pem(), "other"))).verify(request)
     assert failure.value.reason is Reason.KEY_UNKNOWN
     # the right key is registered, but the hint names nothing registered: a hint is a lookup
-    trust = keyed_trust(registered(KEYED_PEM))
+    trust = keyed_trust(registered(keyed_pem()))
     with pytest.raises(VerificationFailed) as failure:
         make_verifier(trust).verify(replace(request, bundle=with_hint(request.bundle, "no-such")))
     assert failure.value.reason is Reason.KEY_UNKNOWN
     # the right key, registered for another purpose only
-    other = registered(KEYED_PEM, purposes=frozenset({"deploy"}))
+    other = registered(keyed_pem(), purposes=frozenset({"deploy"}))
     with pytest.raises(VerificationFailed) as failure:
         make_verifier(keyed_trust(other)).verify(request)
     assert failure.value.reason is Reason.KEY_UNKNOWN
 
 
 def test_key_hint_is_never_proof() -> None:
-    request = case_request(KEYED)
+    request = case_request(expected_case(KEYED))
     # the unrelated key registered under the id the hint names: the signature must still verify
     hint = json.loads(request.bundle)["verificationMaterial"]["publicKey"]["hint"]
-    impostor = registered(UNRELATED_PEM, key_id=hint)
+    impostor = registered(unrelated_pem(), key_id=hint)
     with pytest.raises(VerificationFailed) as failure:
         make_verifier(keyed_trust(impostor)).verify(request)
     assert failure.value.reason is Reason.SIGNATURE_INVALID
     # without a hint, every key for the purpose is tried
-    trust = keyed_trust(registered(UNRELATED_PEM, "other"), registered(KEYED_PEM, "right"))
+    trust = keyed_trust(registered(unrelated_pem(), "other"), registered(keyed_pem(), "right"))
     facts = make_verifier(trust).verify(replace(request, bundle=with_hint(request.bundle, None)))
     assert facts.key_id == "right"
 
@@ -788,14 +836,15 @@ NOW = datetime(2026, 3, 1, tzinfo=UTC)
 def test_key_validity_window_without_trusted_time(
     valid_from: datetime | None, valid_until: datetime | None, ok: bool
 ) -> None:
-    key = registered(KEYED_PEM, valid_from=valid_from, valid_until=valid_until)
+    key = registered(keyed_pem(), valid_from=valid_from, valid_until=valid_until)
     verifier = make_verifier(keyed_trust(key), now=NOW)
+    request = case_request(expected_case(KEYED))
     if ok:
-        facts = verifier.verify(case_request(KEYED))
+        facts = verifier.verify(request)
         assert (facts.signing_time, facts.signing_time_source) == (NOW, "verification_time")
         return
     with pytest.raises(VerificationFailed) as failure:
-        verifier.verify(case_request(KEYED))
+        verifier.verify(request)
     assert failure.value.reason is Reason.KEY_NOT_VALID_AT_SIGNING_TIME
 
 
@@ -1027,7 +1076,7 @@ def message_bundle(signature: bytes, digest: bytes, entries: list[Any]) -> bytes
 
 def test_keyed_message_signature_over_an_artifact() -> None:
     """A blob signed with a P-256 key (cosign sign-blob --key style) and logged as hashedrekord."""
-    artifact = FIXTURES / "sigstore-python/bundle_v3.txt"
+    artifact = signing_fixture("sigstore-python/bundle_v3.txt")
     digest = hashlib.sha256(artifact.read_bytes()).digest()
     signer = ec.generate_private_key(ec.SECP256R1())
     signature = signer.sign(artifact.read_bytes(), ec.ECDSA(hashes.SHA256()))
@@ -1068,7 +1117,7 @@ def test_keyed_message_signature_over_an_artifact() -> None:
     by_digest = replace(request, artifact=None, expected_digest="sha256:" + digest.hex())
     assert verifier.verify(by_digest).artifact_digest == "sha256:" + digest.hex()
     # another artifact
-    other = replace(request, artifact=FIXTURES / "sigstore-python/bundle_v3_alt.txt")
+    other = replace(request, artifact=signing_fixture("sigstore-python/bundle_v3_alt.txt"))
     with pytest.raises(VerificationFailed) as failure:
         verifier.verify(other)
     assert failure.value.reason is Reason.SUBJECT_MISMATCH
@@ -1083,7 +1132,7 @@ def test_keyed_message_signature_over_an_artifact() -> None:
 
 
 def test_ed25519_message_signature_needs_the_artifact_bytes() -> None:
-    artifact = FIXTURES / "sigstore-python/bundle_v3.txt"
+    artifact = signing_fixture("sigstore-python/bundle_v3.txt")
     digest = hashlib.sha256(artifact.read_bytes()).digest()
     signer = ed25519.Ed25519PrivateKey.generate()
     pem = (
@@ -1104,7 +1153,7 @@ def test_ed25519_message_signature_needs_the_artifact_bytes() -> None:
 
 
 def test_tsa_roots_make_timestamps_count() -> None:
-    case = next(c for c in CASES if c["id"] == "sp-tsa")
+    case = expected_case("sp-tsa")
     trust = case_trust(case)
     assert make_verifier(trust).verify(case_request(case)).timestamps == ()
     trust = replace(trust, tsa_roots=(TimestampAuthority(id="test-tsa", pem=tsa_chain_pem()),))
@@ -1115,8 +1164,8 @@ def test_tsa_roots_make_timestamps_count() -> None:
 
 def test_transparency_check_on_real_entries_and_timestamps() -> None:
     """The key-signed path's log and TSA checks, run on a real staging bundle."""
-    case = next(c for c in CASES if c["id"] == "sp-tsa")
-    bundle = (FIXTURES / case["bundle"]).read_bytes()
+    case = expected_case("sp-tsa")
+    bundle = signing_fixture(case["bundle"]).read_bytes()
     signature = base64.b64decode(json.loads(bundle)["messageSignature"]["signature"])
     trust = replace(
         case_trust(case), tsa_roots=(TimestampAuthority(id="test-tsa", pem=tsa_chain_pem()),)
@@ -1151,52 +1200,56 @@ def test_transparency_check_on_real_entries_and_timestamps() -> None:
 
 def write_config(tmp_path: Path, config: dict[str, Any], suffix: str = ".yaml") -> Path:
     (tmp_path / "keys").mkdir(exist_ok=True)
-    (tmp_path / "keys" / "ci.pub.pem").write_text(KEYED_PEM)
+    (tmp_path / "keys" / "ci.pub.pem").write_text(keyed_pem())
     (tmp_path / "roots").mkdir(exist_ok=True)
     (tmp_path / "roots" / "staging.json").write_bytes(
-        (ROOTS / "sigstore-staging.client_trust_config.json").read_bytes()
+        trusted_root_file("sigstore-staging.client_trust_config.json")
     )
     path = tmp_path / f"trust{suffix}"
     path.write_text(json.dumps(config) if suffix == ".json" else yaml.safe_dump(config))
     return path
 
 
-VALID_CONFIG: dict[str, Any] = {
-    "version": 1,
-    "default_trusted_root": "production",
-    "trusted_roots": {
-        "production": {"sigstore": "production"},
-        "staging": "roots/staging.json",
-    },
-    "purpose_trusted_roots": {"nightly": "staging"},
-    "keys": [
-        {
-            "id": "ci-provenance",
-            "path": "keys/ci.pub.pem",
-            "algorithm": "ed25519",
-            "purposes": [PURPOSE],
-            "valid_from": "2025-01-01T00:00:00Z",
-        }
-    ],
-    "certificate_chains": [
-        {
-            "id": "corp-ca",
-            "pem": (FIXTURES / "model-transparency/keys/ca-cert.pem").read_text(),
-            "purposes": ["model"],
-        }
-    ],
-    "identities": {
-        PURPOSE: [
-            {"issuer": WHL["issuer"], "identity_regex": r"https://github\.com/trailofbits/.+"},
-            {"issuer": STAGING_V3["issuer"], "identity": STAGING_V3["identity"]},
-        ]
-    },
-}
+def valid_config() -> dict[str, Any]:
+    """A trust configuration that uses every section (its key file: see ``write_config``)."""
+    whl, staging_v3 = expected_case(WHL), expected_case(STAGING_V3)
+    return {
+        "version": 1,
+        "default_trusted_root": "production",
+        "trusted_roots": {
+            "production": {"sigstore": "production"},
+            "staging": "roots/staging.json",
+        },
+        "purpose_trusted_roots": {"nightly": "staging"},
+        "keys": [
+            {
+                "id": "ci-provenance",
+                "path": "keys/ci.pub.pem",
+                "algorithm": "ed25519",
+                "purposes": [PURPOSE],
+                "valid_from": "2025-01-01T00:00:00Z",
+            }
+        ],
+        "certificate_chains": [
+            {
+                "id": "corp-ca",
+                "pem": signing_fixture("model-transparency/keys/ca-cert.pem").read_text(),
+                "purposes": ["model"],
+            }
+        ],
+        "identities": {
+            PURPOSE: [
+                {"issuer": whl["issuer"], "identity_regex": r"https://github\.com/trailofbits/.+"},
+                {"issuer": staging_v3["issuer"], "identity": staging_v3["identity"]},
+            ]
+        },
+    }
 
 
 def test_trust_config_yaml_and_json_load_the_same(tmp_path: Path) -> None:
-    from_yaml = load_trust_config(write_config(tmp_path, VALID_CONFIG))
-    from_json = load_trust_config(write_config(tmp_path, VALID_CONFIG, ".json"))
+    whl = expected_case(WHL)
+    from_yaml = load_trust_config(write_config(tmp_path, valid_config()))
+    from_json = load_trust_config(write_config(tmp_path, valid_config(), ".json"))
     assert from_yaml.digest() == from_json.digest()
     assert from_yaml.digest().startswith("sha256:")
     # a client trust config file is accepted as a root; pinned by content, not by path
@@ -1205,82 +1258,83 @@ def test_trust_config_yaml_and_json_load_the_same(tmp_path: Path) -> None:
     assert from_yaml.root_name_for(PURPOSE) == "production"
     assert [k.id for k in from_yaml.keys_for(PURPOSE)] == ["ci-provenance"]
     verifier = make_verifier(from_yaml)
-    assert verifier.verify(case_request(WHL)).signer_identity == WHL["identity"]
-    assert verifier.verify(case_request(KEYED)).key_id == "ci-provenance"
+    assert verifier.verify(case_request(whl)).signer_identity == whl["identity"]
+    assert verifier.verify(case_request(expected_case(KEYED))).key_id == "ci-provenance"
 
 
 def test_trust_config_digest_tracks_content(tmp_path: Path) -> None:
-    base = load_trust_config(write_config(tmp_path, VALID_CONFIG)).digest()
-    changed = copy.deepcopy(VALID_CONFIG)
+    base = load_trust_config(write_config(tmp_path, valid_config())).digest()
+    changed = valid_config()
     changed["keys"][0]["valid_from"] = "2025-01-02T00:00:00Z"
     assert load_trust_config(write_config(tmp_path, changed)).digest() != base
-    reordered = copy.deepcopy(VALID_CONFIG)
+    reordered = valid_config()
     reordered["trusted_roots"] = dict(reversed(list(reordered["trusted_roots"].items())))
     assert load_trust_config(write_config(tmp_path, reordered)).digest() == base
 
 
-def mutate(change: Any) -> dict[str, Any]:
-    config = copy.deepcopy(VALID_CONFIG)
+def mutate(change: Callable[[dict[str, Any]], object]) -> dict[str, Any]:
+    config = valid_config()
     change(config)
     return config
 
 
 BAD_CONFIGS = {
-    "unknown-field": (mutate(lambda c: c.update(colour="blue")), "colour"),
-    "bad-version": (mutate(lambda c: c.update(version=2)), "version"),
-    "bad-algorithm": (mutate(lambda c: c["keys"][0].update(algorithm="rsa")), "keys.0.algorithm"),
+    "unknown-field": (lambda c: c.update(colour="blue"), "colour"),
+    "bad-version": (lambda c: c.update(version=2), "version"),
+    "bad-algorithm": (lambda c: c["keys"][0].update(algorithm="rsa"), "keys.0.algorithm"),
     "algorithm-mismatch": (
-        mutate(lambda c: c["keys"][0].update(algorithm="ecdsa-p256-sha256")),
+        lambda c: c["keys"][0].update(algorithm="ecdsa-p256-sha256"),
         "keys[0] (ci-provenance)",
     ),
     "naive-time": (
-        mutate(lambda c: c["keys"][0].update(valid_from="2025-01-01T00:00:00")),
+        lambda c: c["keys"][0].update(valid_from="2025-01-01T00:00:00"),
         "keys.0.valid_from",
     ),
     "window-reversed": (
-        mutate(lambda c: c["keys"][0].update(valid_until="2024-01-01T00:00:00Z")),
+        lambda c: c["keys"][0].update(valid_until="2024-01-01T00:00:00Z"),
         "valid_until must be after valid_from",
     ),
-    "no-purposes": (mutate(lambda c: c["keys"][0].update(purposes=[])), "keys.0.purposes"),
-    "pem-and-path": (mutate(lambda c: c["keys"][0].update(pem=KEYED_PEM)), "exactly one of pem"),
-    "missing-key-file": (mutate(lambda c: c["keys"][0].update(path="keys/nope.pem")), "nope.pem"),
+    "no-purposes": (lambda c: c["keys"][0].update(purposes=[]), "keys.0.purposes"),
+    "pem-and-path": (lambda c: c["keys"][0].update(pem=keyed_pem()), "exactly one of pem"),
+    "missing-key-file": (lambda c: c["keys"][0].update(path="keys/nope.pem"), "nope.pem"),
     "garbage-pem": (
-        mutate(lambda c: c["keys"][0].update(path=None, pem="-----BEGIN PUBLIC KEY-----\nxx")),
+        lambda c: c["keys"][0].update(path=None, pem="-----BEGIN PUBLIC KEY-----\nxx"),
         "not a PEM public key",
     ),
-    "duplicate-key": (mutate(lambda c: c["keys"].append(dict(c["keys"][0]))), "duplicate key"),
+    "duplicate-key": (lambda c: c["keys"].append(dict(c["keys"][0])), "duplicate key"),
     "bad-regex": (
-        mutate(lambda c: c["identities"][PURPOSE].append({"issuer": "x", "identity_regex": "("})),
+        lambda c: c["identities"][PURPOSE].append({"issuer": "x", "identity_regex": "("}),
         f"identities.{PURPOSE}[2]",
     ),
     "identity-and-regex": (
-        mutate(lambda c: c["identities"][PURPOSE][1].update(identity_regex=".*")),
+        lambda c: c["identities"][PURPOSE][1].update(identity_regex=".*"),
         "exactly one of identity and identity_regex",
     ),
-    "undefined-default-root": (mutate(lambda c: c.update(default_trusted_root="corp")), "corp"),
+    "undefined-default-root": (lambda c: c.update(default_trusted_root="corp"), "corp"),
     "undefined-purpose-root": (
-        mutate(lambda c: c["purpose_trusted_roots"].update(x="corp")),
+        lambda c: c["purpose_trusted_roots"].update(x="corp"),
         "corp",
     ),
     "missing-root-file": (
-        mutate(lambda c: c["trusted_roots"].update(corp="roots/corp.json")),
+        lambda c: c["trusted_roots"].update(corp="roots/corp.json"),
         "trusted_roots.corp.path",
     ),
     "not-a-root": (
-        mutate(lambda c: c["trusted_roots"].update(corp={"json": {"mediaType": "text/plain"}})),
+        lambda c: c["trusted_roots"].update(corp={"json": {"mediaType": "text/plain"}}),
         "trusted_roots.corp: mediaType",
     ),
     "bad-chain": (
-        mutate(lambda c: c["certificate_chains"][0].update(pem="nope")),
+        lambda c: c["certificate_chains"][0].update(pem="nope"),
         "certificate_chains[0] (corp-ca)",
     ),
 }
 
 
-@pytest.mark.parametrize(("config", "where"), BAD_CONFIGS.values(), ids=BAD_CONFIGS.keys())
+@pytest.mark.parametrize(("change", "where"), BAD_CONFIGS.values(), ids=BAD_CONFIGS.keys())
 def test_trust_config_errors_name_the_field(
-    tmp_path: Path, config: dict[str, Any], where: str
+    tmp_path: Path, change: Callable[[dict[str, Any]], object], where: str
 ) -> None:
+    config = mutate(change)
     for suffix in (".yaml", ".json"):
         with pytest.raises(ConfigError) as error:
             load_trust_config(write_config(tmp_path, config, suffix))
@@ -1362,7 +1416,7 @@ ROBUSTNESS_REQUESTS = [
     ids=[f"{c}{'-by-digest' if d else ''}" for c, d in ROBUSTNESS_REQUESTS],
 )
 def test_damaged_bundles_fail_with_a_reason(case_id: str, by_digest: bool) -> None:
-    case = next(c for c in CASES if c["id"] == case_id)
+    case = expected_case(case_id)
     verifier = make_verifier(case_trust(case))
     request = digest_request(case) if by_digest else case_request(case)
     document = json.loads(request.bundle)
@@ -1378,7 +1432,7 @@ def test_damaged_bundles_fail_with_a_reason(case_id: str, by_digest: bool) -> No
 
 
 def tsa_chain_pem() -> str:
-    authority = json.loads((FIXTURES / "sigstore-python/tsa_ca.json").read_text())
+    authority = json.loads(signing_fixture("sigstore-python/tsa_ca.json").read_text())
     return "".join(
         x509.load_der_x509_certificate(base64.b64decode(c["rawBytes"]))
         .public_bytes(serialization.Encoding.PEM)
@@ -1392,13 +1446,13 @@ def test_documented_trust_config_example_loads(tmp_path: Path) -> None:
     example = doc.split("Example (YAML)::", 1)[1].split("Raises", 1)[0]
     (tmp_path / "keys").mkdir()
     (tmp_path / "roots").mkdir()
-    (tmp_path / "keys" / "ci.pub.pem").write_text(KEYED_PEM)
+    (tmp_path / "keys" / "ci.pub.pem").write_text(keyed_pem())
     (tmp_path / "keys" / "ca-cert.pem").write_bytes(
-        (FIXTURES / "model-transparency/keys/ca-cert.pem").read_bytes()
+        signing_fixture("model-transparency/keys/ca-cert.pem").read_bytes()
     )
     (tmp_path / "keys" / "tsa-chain.pem").write_text(tsa_chain_pem())
     (tmp_path / "roots" / "corp-trusted_root.json").write_bytes(
-        (ROOTS / "sigstore-staging.trusted_root.json").read_bytes()
+        trusted_root_file("sigstore-staging.trusted_root.json")
     )
     path = tmp_path / "trust.yaml"
     path.write_text(textwrap.dedent(example))

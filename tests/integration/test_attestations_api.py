@@ -18,9 +18,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, text
 
 from governance.api.app import create_app
 from governance.attestations.record import bundle_of
-from governance.attestations.trust import load_trust_config
+from governance.attestations.trust import AllowedIdentity, load_trust_config
 from governance.attestations.verify import Reason
 from governance.cli.main import main
 from governance.config import Settings
@@ -37,22 +37,22 @@ from governance.db import upgrade
 from governance.ledger import kinds, merkle
 from governance.ledger.checkpoint import NoteVerifier
 from governance.runtime import Runtime
-from tests.conftest import Database
+from tests.conftest import Database, signing_fixture
 from tests.integration.test_attestations import (
-    CASES,
     CERT_MODE_SIGNER,
     FAIL_REASONS,
-    FIXTURES,
     LOCAL_MODEL_PEM,
-    MODEL_CASES,
-    ROOTS,
     STAGING_V3,
     TINY_KEY,
     WHL,
+    case_ids,
     case_trust,
+    expected_case,
+    expected_cases,
     inconsistent_statement,
     key_algorithm,
     local_model_signature,
+    model_cases,
     model_digest,
     network_guard,
     no_network,
@@ -60,6 +60,10 @@ from tests.integration.test_attestations import (
     statement_of,
     tampered_model_signature,
 )
+
+if TYPE_CHECKING:
+    # Starlette's TestClient is built on httpx2 (httpx's successor): its responses are httpx2's.
+    from httpx2 import Response
 
 __all__ = ["network_guard", "no_network"]  # the imported socket guard applies to this module
 
@@ -91,11 +95,11 @@ def expected_digest(case: dict[str, Any]) -> str | None:
     if spec.startswith("sha256:"):
         return str(spec)
     if spec.startswith("subject digest from the statement"):
-        subject = statement_of(FIXTURES / case["bundle"])["subject"][0]
+        subject = statement_of(signing_fixture(case["bundle"]))["subject"][0]
         return "sha256:" + str(subject["digest"]["sha256"])
     if is_model_directory(case):
         return model_digest(case)
-    return "sha256:" + hashlib.sha256((FIXTURES / spec).read_bytes()).hexdigest()
+    return "sha256:" + hashlib.sha256(signing_fixture(spec).read_bytes()).hexdigest()
 
 
 def api_expectation(case: dict[str, Any]) -> tuple[str, set[str]]:
@@ -108,42 +112,48 @@ def api_expectation(case: dict[str, Any]) -> tuple[str, set[str]]:
 # --- the trust configuration file ----------------------------------------------------------------
 
 
-def identity_rule(rule: Any) -> dict[str, str]:
+def identity_rule(rule: AllowedIdentity) -> dict[str, str]:
     out = {"issuer": rule.issuer}
     if rule.identity is not None:
         out["identity"] = rule.identity
     else:
+        assert rule.identity_regex is not None  # an AllowedIdentity has one or the other
         out["identity_regex"] = rule.identity_regex
     return out
 
 
+def trusted_root_path(name: str) -> str:
+    return str(signing_fixture("trusted-roots", f"sigstore-{name}.trusted_root.json"))
+
+
 def trust_document() -> dict[str, Any]:
-    roots = {n: str(ROOTS / f"sigstore-{n}.trusted_root.json") for n in ("production", "staging")}
+    roots = {n: trusted_root_path(n) for n in ("production", "staging")}
     keys: list[dict[str, Any]] = []
     chains: list[dict[str, Any]] = []
     identities: dict[str, list[dict[str, str]]] = {}
     purpose_roots: dict[str, str] = {}
-    for case in CASES:
+    for case in expected_cases():
         purpose, trust = purpose_of(case), case_trust(case)
         assert trust.default_trusted_root is not None
         purpose_roots[purpose] = trust.default_trusted_root
         if "public_key" in case:
-            path = FIXTURES / case["public_key"]
+            path = signing_fixture(case["public_key"])
             algorithm = key_algorithm(path.read_text()).value
             keys.append(
                 {"id": f"{case['id']}-key", "path": str(path), "algorithm": algorithm}
                 | {"purposes": [purpose]}
             )
         if "certificate_chain" in case:
-            path = FIXTURES / case["certificate_chain"]
+            path = signing_fixture(case["certificate_chain"])
             chains.append({"id": f"{case['id']}-ca", "path": str(path), "purposes": [purpose]})
         rules = trust.identities.get("release", ())
         if rules:
             identities[purpose] = [identity_rule(r) for r in rules]
     # production and staging bundles, each purpose pinned to one root, both signers allowed
+    whl = expected_case(WHL)
     both = [
-        {"issuer": WHL["issuer"], "identity": WHL["identity"]},
-        {"issuer": STAGING_V3["issuer"], "identity": STAGING_V3["identity"]},
+        {"issuer": case["issuer"], "identity": case["identity"]}
+        for case in map(expected_case, (WHL, STAGING_V3))
     ]
     identities[PROD_PURPOSE] = both
     identities[STAGING_PURPOSE] = both
@@ -152,8 +162,8 @@ def trust_document() -> dict[str, Any]:
     # the right root, a valid signature, but another workflow of the same repository
     identities[NARROW_PURPOSE] = [
         {
-            "issuer": WHL["issuer"],
-            "identity": WHL["identity"].replace("release.yml", "nightly.yml"),
+            "issuer": whl["issuer"],
+            "identity": whl["identity"].replace("release.yml", "nightly.yml"),
         }
     ]
     purpose_roots[NARROW_PURPOSE] = "production"
@@ -234,13 +244,12 @@ def service(tmp_path_factory: pytest.TempPathFactory, trust_file: Path) -> Itera
 
 
 def bundle_bytes(case: dict[str, Any]) -> bytes:
-    path: Path = FIXTURES / case["bundle"]
-    return path.read_bytes()
+    return signing_fixture(case["bundle"]).read_bytes()
 
 
 def submit(
     svc: Service, bundle: bytes, purpose: str, digest: str | None, role: str = "ingest"
-) -> Any:
+) -> Response:
     body = {"bundle_base64": base64.b64encode(bundle).decode(), "purpose": purpose}
     if digest is not None:
         body["expected_digest"] = digest
@@ -267,7 +276,7 @@ def trust_digest(svc: Service) -> str:
 
 
 def check_response(
-    svc: Service, response: Any, bundle: bytes, verdict: str, reasons: set[str]
+    svc: Service, response: Response, bundle: bytes, verdict: str, reasons: set[str]
 ) -> dict[str, Any]:
     """The HTTP answer, the receipt and the ledger entry agree with the expected verdict."""
     if verdict == "pass":
@@ -325,8 +334,9 @@ def assert_listed(svc: Service, digest: str, index: int, verdict: str) -> None:
 # --- every EXPECTED case --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
-def test_trust_file_expresses_case_trust(trust_file: Path, case: dict[str, Any]) -> None:
+@pytest.mark.parametrize("case_id", case_ids())
+def test_trust_file_expresses_case_trust(trust_file: Path, case_id: str) -> None:
+    case = expected_case(case_id)
     loaded, wanted, purpose = load_trust_config(trust_file), case_trust(case), purpose_of(case)
     assert loaded.root_name_for(purpose) == wanted.default_trusted_root
     root = wanted.default_trusted_root
@@ -341,8 +351,9 @@ def test_trust_file_expresses_case_trust(trust_file: Path, case: dict[str, Any])
     assert loaded.identities_for(purpose) == wanted.identities_for("release")
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
-def test_expected_case_through_the_api(service: Service, case: dict[str, Any]) -> None:
+@pytest.mark.parametrize("case_id", case_ids())
+def test_expected_case_through_the_api(service: Service, case_id: str) -> None:
+    case = expected_case(case_id)
     bundle, digest = bundle_bytes(case), expected_digest(case)
     verdict, reasons = api_expectation(case)
     size = service.size()
@@ -393,13 +404,14 @@ def test_expected_case_through_the_api(service: Service, case: dict[str, Any]) -
 
 
 @pytest.mark.parametrize(
-    ("case", "right", "wrong"),
+    ("case_id", "right", "wrong"),
     [(WHL, PROD_PURPOSE, STAGING_PURPOSE), (STAGING_V3, STAGING_PURPOSE, PROD_PURPOSE)],
     ids=["production-bundle", "staging-bundle"],
 )
 def test_bundle_rejected_against_the_other_root(
-    service: Service, case: dict[str, Any], right: str, wrong: str
+    service: Service, case_id: str, right: str, wrong: str
 ) -> None:
+    case = expected_case(case_id)
     bundle, digest = bundle_bytes(case), expected_digest(case)
     rejected = submit(service, bundle, wrong, digest)
     check_response(service, rejected, bundle, "fail", {Reason.CERTIFICATE_UNTRUSTED.value})
@@ -414,7 +426,8 @@ def test_bundle_rejected_against_the_other_root(
 
 
 def test_identity_outside_the_allow_list_is_rejected(service: Service) -> None:
-    bundle, digest = bundle_bytes(WHL), expected_digest(WHL)
+    whl = expected_case(WHL)
+    bundle, digest = bundle_bytes(whl), expected_digest(whl)
     # the same bundle verifies for a purpose that allows its signer ...
     check_response(service, submit(service, bundle, PROD_PURPOSE, digest), bundle, "pass", set())
     # ... and not for one that allows only another workflow of the same repository
@@ -423,17 +436,19 @@ def test_identity_outside_the_allow_list_is_rejected(service: Service) -> None:
 
 
 def test_a_purpose_without_signers_fails_closed(service: Service) -> None:
-    bundle, digest = bundle_bytes(WHL), expected_digest(WHL)
+    whl = expected_case(WHL)
+    bundle, digest = bundle_bytes(whl), expected_digest(whl)
     response = submit(service, bundle, "unconfigured-purpose", digest)
     check_response(service, response, bundle, "fail", {Reason.IDENTITY_NOT_ALLOWED.value})
 
 
 def test_bundle_as_json_is_accepted(service: Service) -> None:
-    bundle = bundle_bytes(STAGING_V3)
+    staging_v3 = expected_case(STAGING_V3)
+    bundle = bundle_bytes(staging_v3)
     body = {
         "bundle": json.loads(bundle),
-        "purpose": purpose_of(STAGING_V3),
-        "expected_digest": expected_digest(STAGING_V3),
+        "purpose": purpose_of(staging_v3),
+        "expected_digest": expected_digest(staging_v3),
         "predicate_type": None,
     }
     response = service.client.post(API, json=body, headers=service.headers("admin"))
@@ -447,25 +462,37 @@ def test_bundle_as_json_is_accepted(service: Service) -> None:
 
 # --- rejected requests ----------------------------------------------------------------------------
 
-GOOD_B64 = base64.b64encode((FIXTURES / STAGING_V3["bundle"]).read_bytes()).decode()
 
-BAD_INPUT = {
-    "no-bundle": {"purpose": "release"},
-    "both-bundles": {"purpose": "release", "bundle": {}, "bundle_base64": GOOD_B64},
-    "bad-base64": {"purpose": "release", "bundle_base64": "not base64!"},
-    "bad-digest": {"purpose": "release", "bundle_base64": GOOD_B64, "expected_digest": "md5:00"},
-    "short-digest": {
+def good_b64() -> str:
+    """A bundle that verifies, base64-encoded as the API takes it."""
+    return base64.b64encode(bundle_bytes(expected_case(STAGING_V3))).decode()
+
+
+# Each body is made around a good bundle (see ``good_b64``), which the test reads.
+BAD_INPUT: dict[str, Callable[[str], dict[str, Any]]] = {
+    "no-bundle": lambda _good: {"purpose": "release"},
+    "both-bundles": lambda good: {"purpose": "release", "bundle": {}, "bundle_base64": good},
+    "bad-base64": lambda _good: {"purpose": "release", "bundle_base64": "not base64!"},
+    "bad-digest": lambda good: {
         "purpose": "release",
-        "bundle_base64": GOOD_B64,
+        "bundle_base64": good,
+        "expected_digest": "md5:00",
+    },
+    "short-digest": lambda good: {
+        "purpose": "release",
+        "bundle_base64": good,
         "expected_digest": "sha256:abcd",
     },
-    "empty-purpose": {"purpose": "", "bundle_base64": GOOD_B64},
-    "unknown-field": {"purpose": "release", "bundle_base64": GOOD_B64, "colour": "blue"},
+    "empty-purpose": lambda good: {"purpose": "", "bundle_base64": good},
+    "unknown-field": lambda good: {"purpose": "release", "bundle_base64": good, "colour": "blue"},
 }
 
 
-@pytest.mark.parametrize("body", BAD_INPUT.values(), ids=BAD_INPUT.keys())
-def test_bad_input_is_400_and_appends_nothing(service: Service, body: dict[str, Any]) -> None:
+@pytest.mark.parametrize("body_for", BAD_INPUT.values(), ids=BAD_INPUT.keys())
+def test_bad_input_is_400_and_appends_nothing(
+    service: Service, body_for: Callable[[str], dict[str, Any]]
+) -> None:
+    body = body_for(good_b64())
     size = service.size()
     response = service.client.post(API, json=body, headers=service.headers("ingest"))
     assert response.status_code == 400, response.text
@@ -488,15 +515,16 @@ def test_unknown_index_is_404(service: Service) -> None:
 @pytest.mark.parametrize("role", ["auditor", "gate"])
 def test_wrong_role_may_not_submit(service: Service, role: str) -> None:
     size = service.size()
+    staging_v3 = expected_case(STAGING_V3)
     response = submit(
-        service, bundle_bytes(STAGING_V3), "release", expected_digest(STAGING_V3), role
+        service, bundle_bytes(staging_v3), "release", expected_digest(staging_v3), role
     )
     assert response.status_code == 403, response.text
     assert service.size() == size
 
 
 def test_ingest_may_not_read_verdicts(service: Service) -> None:
-    digest = expected_digest(STAGING_V3)
+    digest = expected_digest(expected_case(STAGING_V3))
     response = service.client.get(
         API, params={"subject": digest}, headers=service.headers("ingest")
     )
@@ -506,7 +534,7 @@ def test_ingest_may_not_read_verdicts(service: Service) -> None:
 
 def test_no_key_is_401(service: Service) -> None:
     size = service.size()
-    body = {"bundle_base64": GOOD_B64, "purpose": "release"}
+    body = {"bundle_base64": good_b64(), "purpose": "release"}
     assert service.client.post(API, json=body).status_code == 401
     assert service.size() == size
 
@@ -530,8 +558,12 @@ def small_trust(path: Path, identity: str) -> Path:
             {
                 "version": 1,
                 "default_trusted_root": "staging",
-                "trusted_roots": {"staging": str(ROOTS / "sigstore-staging.trusted_root.json")},
-                "identities": {"release": [{"issuer": STAGING_V3["issuer"], "identity": identity}]},
+                "trusted_roots": {"staging": trusted_root_path("staging")},
+                "identities": {
+                    "release": [
+                        {"issuer": expected_case(STAGING_V3)["issuer"], "identity": identity}
+                    ]
+                },
             }
         )
     )
@@ -549,7 +581,7 @@ def test_trust_config_recorded_once_per_distinct_config(service: Service, tmp_pa
 
     url = f"sqlite:///{tmp_path / 'governance.db'}"
     upgrade(url)
-    config = small_trust(tmp_path / "trust.yaml", STAGING_V3["identity"])
+    config = small_trust(tmp_path / "trust.yaml", expected_case(STAGING_V3)["identity"])
     first = open_runtime(url, tmp_path, config)
     try:
         entries = trust_entries(first)
@@ -596,13 +628,10 @@ def db_service(database: Database, tmp_path: Path, trust_file: Path) -> Iterator
         svc.close()
 
 
-MODEL_PASSES = [c for c in MODEL_CASES if c["expected"] == "PASS"]
-TAMPERED_MODEL = next(c for c in CASES if c["id"] == "oms-tiny-tampered")
-
-
 def test_model_signature_with_another_digest_is_subject_mismatch(db_service: Service) -> None:
-    other = model_digest(TAMPERED_MODEL)  # a model that none of the signatures signs
-    for case in MODEL_PASSES:
+    # a model that none of the signatures signs
+    other = model_digest(expected_case("oms-tiny-tampered"))
+    for case in (c for c in model_cases() if c["expected"] == "PASS"):
         bundle = bundle_bytes(case)
         response = submit(db_service, bundle, purpose_of(case), other)
         reasons = {Reason.SUBJECT_MISMATCH.value}
@@ -614,7 +643,7 @@ def test_model_signature_with_another_digest_is_subject_mismatch(db_service: Ser
 
 
 def test_model_signature_without_a_digest_is_artifact_missing(db_service: Service) -> None:
-    for case in MODEL_CASES:
+    for case in model_cases():
         bundle, size = bundle_bytes(case), db_service.size()
         response = submit(db_service, bundle, purpose_of(case), None)
         check_response(db_service, response, bundle, "fail", {Reason.ARTIFACT_MISSING.value})
@@ -622,9 +651,10 @@ def test_model_signature_without_a_digest_is_artifact_missing(db_service: Servic
 
 
 def test_model_manifest_must_be_consistent_and_signed(db_service: Service) -> None:
-    digest = model_digest(TINY_KEY)
+    tiny_key = expected_case(TINY_KEY)
+    digest = model_digest(tiny_key)
     # the test's key, registered for LOCAL_MODEL_PURPOSE, over the tiny model's statement: pass
-    good = local_model_signature(statement_of(FIXTURES / TINY_KEY["bundle"]))
+    good = local_model_signature(statement_of(signing_fixture(tiny_key["bundle"])))
     response = submit(db_service, good, LOCAL_MODEL_PURPOSE, digest)
     check_response(db_service, response, good, "pass", set())
     assert response.json()["facts"]["signer"]["key_id"] == "local-model-key"
@@ -635,12 +665,12 @@ def test_model_manifest_must_be_consistent_and_signed(db_service: Service) -> No
     assert "Manifest is inconsistent" in response.json()["detail"]
     # that statement put into the fixture's signature without signing it again
     tampered = tampered_model_signature()
-    response = submit(db_service, tampered, purpose_of(TINY_KEY), digest)
+    response = submit(db_service, tampered, purpose_of(tiny_key), digest)
     check_response(db_service, response, tampered, "fail", {Reason.SIGNATURE_INVALID.value})
 
 
 def test_certificate_mode_needs_the_purposes_chain(db_service: Service) -> None:
-    case = next(c for c in CASES if c["id"] == "oms-certificate")
+    case = expected_case("oms-certificate")
     bundle, digest = bundle_bytes(case), expected_digest(case)
     # the signer is allowed for NO_CHAIN_PURPOSE, but no chain is configured for it
     response = submit(db_service, bundle, NO_CHAIN_PURPOSE, digest)
@@ -674,13 +704,14 @@ def test_erasing_an_attestation_forgets_its_signer(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    email, workload = STAGING_V3["identity"], WHL["identity"]
+    staging_v3, whl_case = expected_case(STAGING_V3), expected_case(WHL)
+    email, workload = staging_v3["identity"], whl_case["identity"]
     svc = Service(open_runtime(database.url, tmp_path, trust_file))
     try:
-        staging, whl = bundle_bytes(STAGING_V3), bundle_bytes(WHL)
-        passed = submit(svc, staging, purpose_of(STAGING_V3), expected_digest(STAGING_V3))
-        failed = submit(svc, whl, NARROW_PURPOSE, expected_digest(WHL))  # signer not allowed
-        kept = submit(svc, staging, STAGING_PURPOSE, expected_digest(STAGING_V3))
+        staging, whl = bundle_bytes(staging_v3), bundle_bytes(whl_case)
+        passed = submit(svc, staging, purpose_of(staging_v3), expected_digest(staging_v3))
+        failed = submit(svc, whl, NARROW_PURPOSE, expected_digest(whl_case))  # signer not allowed
+        kept = submit(svc, staging, STAGING_PURPOSE, expected_digest(staging_v3))
         erased = [passed.json()["receipt"]["index"], failed.json()["index"]]
         kept_index = kept.json()["receipt"]["index"]
     finally:
@@ -711,7 +742,7 @@ def test_erasing_an_attestation_forgets_its_signer(
     facts = json.loads(after[erased[0]][1] or "{}")
     assert facts["signer"] == {
         "identity": None,
-        "issuer": STAGING_V3["issuer"],
+        "issuer": staging_v3["issuer"],
         "key_id": None,
     }
     assert facts["subjects"] == json.loads(before[erased[0]][1] or "{}")["subjects"]
@@ -729,9 +760,9 @@ def test_pass_and_fail_on_postgresql(
     svc = Service(open_runtime(pg_database.url, tmp_path, trust_file))
     try:
         assert len(trust_entries(svc.runtime)) == 1
-        model_cases = [c["id"] for c in MODEL_CASES]
-        for case_id in ("sp-bundle-v03", "tamper-signature", "keyed-slsa-ed25519", *model_cases):
-            case = next(c for c in CASES if c["id"] == case_id)
+        model_ids = [c["id"] for c in model_cases()]
+        for case_id in ("sp-bundle-v03", "tamper-signature", "keyed-slsa-ed25519", *model_ids):
+            case = expected_case(case_id)
             bundle, digest = bundle_bytes(case), expected_digest(case)
             verdict, reasons = api_expectation(case)
             response = submit(svc, bundle, purpose_of(case), digest)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -28,6 +28,7 @@ from governance.ledger.checkpoint import NoteSigner, NoteVerifier
 from governance.ledger.entries import AppendRequest
 from governance.ledger.store import Receipt
 from governance.runtime import Runtime
+from tests.conftest import Database
 
 ORIGIN = "cli.test/ledger"
 ENTRIES = 6
@@ -45,6 +46,12 @@ class Result:
         return [line for line in self.out.splitlines() if line.strip()]
 
 
+class Cli(Protocol):
+    """``governance ARGS...``, run in-process (the ``cli`` fixture)."""
+
+    def __call__(self, *argv: str) -> Result: ...
+
+
 @dataclass(frozen=True)
 class Env:
     database_url: str
@@ -53,7 +60,7 @@ class Env:
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, database: Any, tmp_path: Path) -> Env:
+def env(monkeypatch: pytest.MonkeyPatch, database: Database, tmp_path: Path) -> Env:
     for name in list(os.environ):
         if name.startswith("GOVERNANCE_") and name != "GOVERNANCE_TEST_POSTGRES_URL":
             monkeypatch.delenv(name)
@@ -67,7 +74,7 @@ def env(monkeypatch: pytest.MonkeyPatch, database: Any, tmp_path: Path) -> Env:
 
 
 @pytest.fixture
-def cli(env: Env, capsys: pytest.CaptureFixture[str]) -> Any:
+def cli(env: Env, capsys: pytest.CaptureFixture[str]) -> Cli:
     """Run ``governance ARGS...`` in-process; returns its exit code and captured output."""
 
     def run(*argv: str) -> Result:
@@ -113,13 +120,13 @@ def assert_check_failed(result: Result) -> None:
     assert result.code == EXIT_FAILED_CHECK, result
 
 
-def public_key(cli: Any) -> str:
+def public_key(cli: Cli) -> str:
     result = cli("ledger", "public-key")
     assert result.code == EXIT_OK, result
     return result.lines[-1].strip()
 
 
-def export(cli: Any, out: Path) -> Path:
+def export(cli: Cli, out: Path) -> Path:
     result = cli("ledger", "export", "--out", str(out))
     assert result.code == EXIT_OK, result
     assert f"exported {ENTRIES} entries to {out}" in result.out
@@ -145,14 +152,14 @@ def flip_bit(data: bytes, position: int) -> bytes:
 # ------------------------------------------------------------------------------------ db and keys
 
 
-def test_db_upgrade(cli: Any) -> None:
+def test_db_upgrade(cli: Cli) -> None:
     for _ in range(2):  # the database is already migrated: upgrading again is harmless
         result = cli("db", "upgrade")
         assert result.code == EXIT_OK, result
         assert "database at revision head" in result.out
 
 
-def test_keys_create_prints_the_key_alone_on_the_last_line(cli: Any, key_store: KeyStore) -> None:
+def test_keys_create_prints_the_key_alone_on_the_last_line(cli: Cli, key_store: KeyStore) -> None:
     result = cli("keys", "create", "--role", "ingest", "--name", "ci")
 
     assert result.code == EXIT_OK, result
@@ -167,7 +174,7 @@ def test_keys_create_prints_the_key_alone_on_the_last_line(cli: Any, key_store: 
     assert principal.key_id in result.out
 
 
-def test_keys_create_with_an_unknown_role(cli: Any, key_store: KeyStore) -> None:
+def test_keys_create_with_an_unknown_role(cli: Cli, key_store: KeyStore) -> None:
     result = cli("keys", "create", "--role", "nope", "--name", "ci")
 
     assert result.code == EXIT_ERROR, result
@@ -190,14 +197,14 @@ def test_keys_create_with_an_unknown_role(cli: Any, key_store: KeyStore) -> None
     ],
     ids=["missing-option", "bad-integer", "unknown-option", "unknown-command", "group", "none"],
 )
-def test_usage_errors_exit_2(cli: Any, key_store: KeyStore, argv: list[str]) -> None:
+def test_usage_errors_exit_2(cli: Cli, key_store: KeyStore, argv: list[str]) -> None:
     result = cli(*argv)
     assert result.code == EXIT_ERROR, result
     assert "Traceback" not in result.err
     assert key_store.list() == []
 
 
-def test_keys_list_and_revoke(cli: Any, key_store: KeyStore) -> None:
+def test_keys_list_and_revoke(cli: Cli, key_store: KeyStore) -> None:
     created = cli("keys", "create", "--role", "auditor", "--name", "ci auditor")
     key = created.lines[-1]
     key_id = key_store.authenticate(key).key_id
@@ -224,7 +231,7 @@ def test_keys_list_and_revoke(cli: Any, key_store: KeyStore) -> None:
     assert cli("keys", "revoke", key_id).code == EXIT_OK  # revoking twice is harmless
 
 
-def test_keys_revoke_an_unknown_id(cli: Any) -> None:
+def test_keys_revoke_an_unknown_id(cli: Cli) -> None:
     result = cli("keys", "revoke", "000000000000")
     assert result.code == EXIT_ERROR, result
     assert "000000000000" in result.err
@@ -233,7 +240,7 @@ def test_keys_revoke_an_unknown_id(cli: Any) -> None:
 # ---------------------------------------------------------------------------------------- ledger
 
 
-def test_ledger_checkpoint(cli: Any, receipts: list[Receipt]) -> None:
+def test_ledger_checkpoint(cli: Cli, receipts: list[Receipt]) -> None:
     verifier = NoteVerifier.from_verifier_key(public_key(cli))
     assert verifier.name == ORIGIN
 
@@ -253,13 +260,13 @@ def test_ledger_checkpoint(cli: Any, receipts: list[Receipt]) -> None:
     )
 
 
-def test_ledger_checkpoint_of_an_empty_ledger(cli: Any) -> None:
+def test_ledger_checkpoint_of_an_empty_ledger(cli: Cli) -> None:
     result = cli("ledger", "checkpoint")
     assert result.code == EXIT_ERROR, result
     assert "empty" in result.err
 
 
-def test_ledger_audit_of_a_clean_ledger(cli: Any, receipts: list[Receipt]) -> None:
+def test_ledger_audit_of_a_clean_ledger(cli: Cli, receipts: list[Receipt]) -> None:
     result = cli("ledger", "audit")
     assert result.code == EXIT_OK, result
     assert f"audit: {ENTRIES} entries, {ENTRIES} checkpoints" in result.out
@@ -274,7 +281,7 @@ def test_ledger_audit_of_a_clean_ledger(cli: Any, receipts: list[Receipt]) -> No
     assert report["root"] == merkle.root_from_leaf_hashes([r.leaf_hash for r in receipts]).hex()
 
 
-def test_export_and_verify(cli: Any, env: Env, receipts: list[Receipt]) -> None:
+def test_export_and_verify(cli: Cli, env: Env, receipts: list[Receipt]) -> None:
     bundle = export(cli, env.tmp / "bundle")
     key = public_key(cli)
     assert (bundle / "public-key.txt").read_text().strip() == key
@@ -294,7 +301,7 @@ def test_export_and_verify(cli: Any, env: Env, receipts: list[Receipt]) -> None:
     assert "no --public-key given" in self_trusted.err
 
 
-def test_export_refuses_a_non_empty_directory(cli: Any, env: Env, receipts: list[Receipt]) -> None:
+def test_export_refuses_a_non_empty_directory(cli: Cli, env: Env, receipts: list[Receipt]) -> None:
     out = env.tmp / "occupied"
     out.mkdir()
     (out / "something").write_text("keep me")
@@ -339,7 +346,7 @@ def _delete_entry(bundle: Path) -> None:
     ids=["envelope", "payload", "missing-entry"],
 )
 def test_verify_finds_a_damaged_bundle(
-    cli: Any, env: Env, receipts: list[Receipt], tamper: Any, damage: str
+    cli: Cli, env: Env, receipts: list[Receipt], tamper: Callable[[Path], None], damage: str
 ) -> None:
     bundle = export(cli, env.tmp / "bundle")
     key = public_key(cli)
@@ -359,7 +366,7 @@ def test_verify_finds_a_damaged_bundle(
     assert_check_failed(as_json)
 
 
-def test_verify_with_another_key(cli: Any, env: Env, receipts: list[Receipt]) -> None:
+def test_verify_with_another_key(cli: Cli, env: Env, receipts: list[Receipt]) -> None:
     bundle = export(cli, env.tmp / "bundle")
     impostor = NoteSigner(ORIGIN, Ed25519PrivateKey.generate()).verifier_key
     assert impostor != public_key(cli)
@@ -371,14 +378,14 @@ def test_verify_with_another_key(cli: Any, env: Env, receipts: list[Receipt]) ->
     assert_check_failed(result)
 
 
-def test_verify_with_a_malformed_key(cli: Any, env: Env, receipts: list[Receipt]) -> None:
+def test_verify_with_a_malformed_key(cli: Cli, env: Env, receipts: list[Receipt]) -> None:
     bundle = export(cli, env.tmp / "bundle")
     result = cli("ledger", "verify", "--bundle", str(bundle), "--public-key", "not+a+key")
     assert result.code == EXIT_ERROR, result
     assert "public key" in result.err
 
 
-def test_erase(cli: Any, env: Env, receipts: list[Receipt]) -> None:
+def test_erase(cli: Cli, env: Env, receipts: list[Receipt]) -> None:
     erased = 1
     result = cli("ledger", "erase", "--index", str(erased), "--reason", "GDPR Art. 17 request")
     assert result.code == EXIT_OK, result
@@ -414,14 +421,14 @@ def test_erase(cli: Any, env: Env, receipts: list[Receipt]) -> None:
         (["--index", "0", "--reason", "   "], "reason"),
     ],
 )
-def test_erase_refuses(cli: Any, receipts: list[Receipt], args: list[str], message: str) -> None:
+def test_erase_refuses(cli: Cli, receipts: list[Receipt], args: list[str], message: str) -> None:
     result = cli("ledger", "erase", *args)
     assert result.code == EXIT_ERROR, result
     assert message in result.err
     assert cli("ledger", "audit").out.count("erased") == 0
 
 
-def test_verify_a_missing_bundle(cli: Any) -> None:
+def test_verify_a_missing_bundle(cli: Cli) -> None:
     result = cli("ledger", "verify", "--bundle", "/nonexistent")
     assert result.code == EXIT_ERROR, result
     assert "/nonexistent" in result.err

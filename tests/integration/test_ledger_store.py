@@ -24,6 +24,7 @@ from governance.ledger.store import AppendedEntry, Ledger, Receipt
 from governance.ledger.writer import BatchWriter
 from governance.lineage.projection import LineageProjection
 from governance.runtime import Runtime
+from tests.conftest import Database
 
 
 def _verify_receipt(receipt: Receipt, verifier: NoteVerifier) -> None:
@@ -158,7 +159,7 @@ def test_invalid_appends_are_rejected_and_change_nothing(
 
 def test_consistency_between_every_pair_of_checkpoints(runtime: Runtime) -> None:
     verifier = NoteVerifier.from_verifier_key(runtime.ledger.verifier_key)
-    sizes = []
+    sizes: list[int] = []
     for batch in (1, 3, 9, 2, 17, 1):
         _append_many(runtime.ledger, batch, start=sum(sizes) if sizes else 0)
         sizes.append(runtime.ledger.head()[0])
@@ -370,7 +371,7 @@ def _temporary_files() -> set[str]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to list open files")
-def test_hook_savepoint_journal_stays_in_memory(sqlite_database: Any, tmp_path: Path) -> None:
+def test_hook_savepoint_journal_stays_in_memory(sqlite_database: Database, tmp_path: Path) -> None:
     """On SQLite a hook that rewrites many existing pages journals them for its savepoint in
     memory: no temporary file is created per batch. Readers keep SQLite's default."""
     settings = Settings(
@@ -404,7 +405,7 @@ def test_hook_savepoint_journal_stays_in_memory(sqlite_database: Any, tmp_path: 
         rt.close()
 
 
-def test_sqlite_connections_commit_durably_to_a_large_wal(sqlite_database: Any) -> None:
+def test_sqlite_connections_commit_durably_to_a_large_wal(sqlite_database: Database) -> None:
     """Every SQLite connection is in WAL mode with ``synchronous=FULL`` (an acknowledged commit
     survives power loss) and checkpoints only once the WAL holds 10,000 pages."""
     engine = create_db_engine(sqlite_database.url)
@@ -484,7 +485,11 @@ def test_a_cancelled_submit_costs_no_one_else_their_receipt(runtime: Runtime) ->
     """A caller that cancels its future before the commit: the batch commits, everyone else
     gets a receipt, and the writer keeps going."""
     release = threading.Event()
-    runtime.ledger.add_hook(lambda *_: release.wait(5))
+
+    def hold(_cursor: Any, _postgres: bool, _entries: Sequence[AppendedEntry]) -> None:
+        release.wait(5)
+
+    runtime.ledger.add_hook(hold)
     first = runtime.ledger.submit(
         AppendRequest("evidence", b"held", "text/plain")
     )  # the writer waits in it
@@ -526,7 +531,7 @@ def test_the_writer_survives_an_error_after_its_commit(
 
 
 def test_postgres_writers_plan_each_statement_with_its_values(
-    pg_database: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pg_database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On PostgreSQL the service's connections (the ledger writer with its hooks, the
     projection's catch-up, readers) plan every statement with its actual values: a generic plan

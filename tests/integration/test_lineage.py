@@ -17,10 +17,9 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect, text
@@ -33,12 +32,14 @@ from governance.ledger.entries import AppendRequest
 from governance.ledger.kinds import LINEAGE_PROJECTION
 from governance.ledger.store import Ledger
 from governance.lineage.models import PROJECTION_TABLES
-from governance.lineage.validation import GOVERNANCE_FACET_SCHEMA_URL
+from governance.lineage.validation import GOVERNANCE_FACET_SCHEMA_URL, LineageEvent
 from governance.runtime import Runtime
-from tests.conftest import SHARED
+from tests.conftest import openlineage_fixture
 
-FIXTURES = SHARED / "fixtures" / "openlineage"
-APPLES = FIXTURES / "scenarios" / "apples"
+if TYPE_CHECKING:
+    # Starlette's TestClient is built on httpx2 (httpx's successor): its responses are httpx2's.
+    from httpx2 import Response
+
 NO_RUN_ID = "negative/fluentd_event_no_run_id.json"
 NEGATIVE = (
     "negative/fluentd_event_invalid_dataset_facet.json",
@@ -83,7 +84,7 @@ def bearer(key: str) -> dict[str, str]:
 
 def fixture_files(*folders: str) -> list[Path]:
     """Every event file under the folders, in path order (the apples scenario in name order)."""
-    return sorted(p for folder in folders for p in (FIXTURES / folder).rglob("*.json"))
+    return sorted(p for folder in folders for p in openlineage_fixture(folder).rglob("*.json"))
 
 
 def run_event(
@@ -133,7 +134,7 @@ def post_raw(
     path: str = LINEAGE,
     content_type: str | None = "application/json",
     **headers: str,
-) -> httpx.Response:
+) -> Response:
     sent = {**bearer(key), **headers}
     if content_type is not None:
         sent["Content-Type"] = content_type
@@ -155,7 +156,7 @@ def get_json(client: TestClient, key: str, path: str, **params: Any) -> Any:
     return response.json()
 
 
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+def assert_problem(response: Response, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].split(";")[0] == "application/problem+json"
     body: dict[str, Any] = response.json()
@@ -253,8 +254,6 @@ def entries(client: TestClient, keys: dict[str, str]) -> LedgerEntries:
 @pytest.fixture
 def apples(client: TestClient, keys: dict[str, str]) -> dict[str, int]:
     """The apples scenario, posted in file-name order; ledger index by file name."""
-    if not APPLES.is_dir():
-        pytest.skip(f"the apples scenario is not at {APPLES}")
     files = fixture_files("scenarios/apples")
     assert [f.name for f in files][:2] == ["1_pick_apples.json", "2_apple_filling.json"]
     return {f.name: post_event(client, keys["ingest"], f.read_bytes()) for f in files}
@@ -741,9 +740,7 @@ def test_the_stock_python_client_event_is_projected(
     client: TestClient, keys: dict[str, str], runtime: Runtime
 ) -> None:
     """The event the stock 1.54.0 HTTP transport sends (its jobType facet is ~250 characters)."""
-    path = FIXTURES / "clients/captured_openlineage-python-1.54.0_http_start_event.json"
-    if not path.is_file():
-        pytest.skip(f"{path} is not there")
+    path = openlineage_fixture("clients/captured_openlineage-python-1.54.0_http_start_event.json")
     event = json.loads(path.read_bytes())
     index = post_event(client, keys["ingest"], path.read_bytes())
     (job,) = get_json(client, keys["auditor"], "/api/v1/jobs", namespace=event["job"]["namespace"])[
@@ -815,7 +812,8 @@ def classification_url(namespace: str, name: str) -> str:
 
 
 def find_dataset(client: TestClient, key: str, namespace: str, name: str) -> dict[str, Any]:
-    rows = get_json(client, key, "/api/v1/datasets", namespace=namespace)["datasets"]
+    listing = get_json(client, key, "/api/v1/datasets", namespace=namespace)
+    rows: list[dict[str, Any]] = listing["datasets"]
     (row,) = [r for r in rows if r["name"] == name]
     return row
 
@@ -1307,10 +1305,9 @@ def test_charset_and_query_string_are_accepted(client: TestClient, keys: dict[st
 def test_no_run_id_is_a_400_naming_the_field(
     client: TestClient, keys: dict[str, str], runtime: Runtime
 ) -> None:
-    if not (FIXTURES / NO_RUN_ID).is_file():
-        pytest.skip(f"{NO_RUN_ID} is not in {FIXTURES}")
+    event = openlineage_fixture(NO_RUN_ID).read_bytes()
     before = head_size(runtime)
-    response = post_raw(client, keys["ingest"], (FIXTURES / NO_RUN_ID).read_bytes())
+    response = post_raw(client, keys["ingest"], event)
     problem = assert_problem(response, 400)
     assert [e["path"] for e in problem["errors"]] == ["$.run.runId"]
     assert head_size(runtime) == before
@@ -1347,11 +1344,10 @@ def watermark(engine: Engine) -> int:
 @pytest.fixture
 def everything(client: TestClient, keys: dict[str, str], runtime: Runtime) -> dict[str, int]:
     """Every accepted fixture event, the negative ones but one, and a classification."""
-    if not FIXTURES.is_dir():
-        pytest.skip(f"the shared OpenLineage fixtures are not at {FIXTURES}")
+    root = openlineage_fixture()
     indexes = {}
     for path in (*fixture_files(*ACCEPTED_FOLDERS), *fixture_files("negative")):
-        name = str(path.relative_to(FIXTURES))
+        name = str(path.relative_to(root))
         if name == NO_RUN_ID:
             continue
         indexes[name] = post_event(client, keys["ingest"], path.read_bytes())
@@ -1508,7 +1504,7 @@ def stories(
     ):
         post_event(client, keys["ingest"], event)
     for name in ("edge-cases/marquez_event_dataset_event.json", *NEGATIVE):
-        post_event(client, keys["ingest"], (FIXTURES / name).read_bytes())
+        post_event(client, keys["ingest"], openlineage_fixture(name).read_bytes())
     response = client.put(
         classification_url(KITCHEN, "apples"),
         json={"personalData": False, "purposes": ["baking"]},
@@ -1846,7 +1842,7 @@ def test_an_event_whose_projection_fails_is_kept_and_recorded(
     poison = new_run_id()
     original = LineageFold.lineage_event
 
-    def failing(self: Any, event: Any, index: int) -> None:
+    def failing(self: LineageFold, event: LineageEvent, index: int) -> None:
         if event.run_id == poison:
             raise RuntimeError("cannot project this one")
         original(self, event, index)

@@ -29,18 +29,18 @@ from governance.config import Settings
 from governance.ledger import kinds
 from governance.ledger.checkpoint import load_or_create_signing_key
 from governance.lineage.fold import LineageFold
+from governance.lineage.validation import LineageEvent
 from governance.runtime import Runtime
-from tests.conftest import SHARED, Database
+from tests.conftest import OPENLINEAGE, Database, shared_path
 from tests.integration import _workers as workers
+from tests.integration.test_attestations import expected_case
 from tests.integration.test_attestations_api import (
-    CASES,
     bundle_bytes,
     expected_digest,
     purpose_of,
     trust_document,
 )
 
-OPENLINEAGE = SHARED / "fixtures" / "openlineage"
 #: Attestation cases that pass with the test trust configuration (and a tampered one that fails).
 PASSING = ("sp-bundle-v03", "keyed-slsa-ed25519")
 FAILING = "tamper-signature"
@@ -85,15 +85,10 @@ def snapshot(engine: Engine, tables: list[str]) -> dict[str, list[tuple[Any, ...
 
 
 def lineage_fixtures() -> list[bytes]:
-    if not OPENLINEAGE.is_dir():
-        pytest.fail(f"the shared OpenLineage fixtures are missing: {OPENLINEAGE}")
+    root = shared_path(OPENLINEAGE)
     folders = ("real", "clients", "edge-cases", "scenarios")
-    paths = sorted(p for folder in folders for p in (OPENLINEAGE / folder).rglob("*.json"))
+    paths = sorted(p for folder in folders for p in (root / folder).rglob("*.json"))
     return [p.read_bytes() for p in paths]
-
-
-def case(case_id: str) -> dict[str, Any]:
-    return next(c for c in CASES if c["id"] == case_id)
 
 
 def cli(monkeypatch: pytest.MonkeyPatch, settings: Settings, *argv: str) -> int:
@@ -124,7 +119,7 @@ def mixed_workload(runtime: Runtime) -> dict[str, list[int]]:
             )
             indexes.setdefault("classification", []).append(receipt.index)
         for case_id in (*PASSING, FAILING):
-            c = case(case_id)
+            c = expected_case(case_id)
             outcome = await service.submit(
                 bundle_bytes(c), purpose_of(c), "ci", expected_digest=expected_digest(c)
             )
@@ -132,7 +127,7 @@ def mixed_workload(runtime: Runtime) -> dict[str, list[int]]:
                 outcome.receipt.index
             )
         # the right bundle, the wrong artifact: a failing verdict for a passing signature
-        c = case(PASSING[0])
+        c = expected_case(PASSING[0])
         outcome = await service.submit(
             bundle_bytes(c), purpose_of(c), "ci", expected_digest="sha256:" + "ab" * 32
         )
@@ -263,7 +258,7 @@ def test_status_names_entries_a_projection_could_not_apply(
     original = LineageFold.lineage_event
     poison = str(uuid.uuid4())
 
-    def failing(self: LineageFold, event: Any, index: int) -> None:
+    def failing(self: LineageFold, event: LineageEvent, index: int) -> None:
         if event.run_id == poison:
             raise RuntimeError("cannot project this one")
         original(self, event, index)
@@ -334,8 +329,8 @@ def test_a_sigkill_leaves_nothing_unprojected(
             "hooks": hooks,
             "tag": f"{attempt}",
             "bundles": [
-                [bundle_bytes(case(c)).hex(), purpose_of(case(c)), expected_digest(case(c))]
-                for c in PASSING
+                [bundle_bytes(c).hex(), purpose_of(c), expected_digest(c)]
+                for c in map(expected_case, PASSING)
             ],
         }
         with workers.Children(tmp_path) as children:

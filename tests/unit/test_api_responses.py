@@ -23,4 +23,4 @@ def test_graph_response_bytes_equal_the_standard_encoders() -> None:
     body = GraphResponse(content).body
     expected = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     assert body == expected.encode("utf-8")
-    assert json.loads(body) == content
+    assert json.loads(bytes(body)) == content

@@ -7,7 +7,7 @@ import hashlib
 import os
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -287,9 +287,11 @@ def test_malformed_bodies_are_rejected(body: bytes) -> None:
         ("o", 1, "0" * 32),
     ],
 )
-def test_invalid_checkpoints_cannot_be_constructed(origin: Any, size: Any, root: Any) -> None:
+def test_invalid_checkpoints_cannot_be_constructed(
+    origin: object, size: object, root: object
+) -> None:
     with pytest.raises(CheckpointError):
-        Checkpoint(origin, size, root)
+        Checkpoint(origin, size, root)  # type: ignore[arg-type]  # wrong types on purpose
 
 
 _origins = st.text(st.characters(codec="utf-8", min_codepoint=0x20), min_size=1, max_size=40)
@@ -426,7 +428,7 @@ def _non_canonical_signature(note: str) -> str:
     ],
 )
 def test_tampering_is_detected(
-    signer: NoteSigner, verifier: NoteVerifier, what: str, tamper: Any
+    signer: NoteSigner, verifier: NoteVerifier, what: str, tamper: Callable[[str], str]
 ) -> None:
     note = signer.sign(CP)
     tampered = tamper(note)

@@ -35,19 +35,10 @@ from governance.lineage.validation import (
     validate_event,
 )
 from governance.timefmt import format_time
-
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "openlineage"
-if not FIXTURES.is_dir():
-    pytest.skip(
-        f"OpenLineage fixtures not found at {FIXTURES} (the shared fixture set sits next to the "
-        "repository checkout)",
-        allow_module_level=True,
-    )
+from tests.conftest import OPENLINEAGE, collect_from_shared, openlineage_fixture
 
 EVENT_FOLDERS = ("real", "clients", "edge-cases", "scenarios", "negative")
-EVENT_FILES = sorted(p for folder in EVENT_FOLDERS for p in (FIXTURES / folder).rglob("*.json"))
-NO_RUN_ID = FIXTURES / "negative" / "fluentd_event_no_run_id.json"
-ACCEPTED = [p for p in EVENT_FILES if p != NO_RUN_ID]
+NO_RUN_ID = "negative/fluentd_event_no_run_id.json"
 
 # Each broken-facet fixture and the path its warning must point into.
 BROKEN_FACETS = {
@@ -66,8 +57,19 @@ RUN_ID = "01936893-9751-7a91-a2a0-a51101a3970c"
 PRODUCER = "https://github.com/example/producer/tree/1.0.0"
 
 
-def _id(path: Path) -> str:
-    return str(path.relative_to(FIXTURES))
+def _names(root: Path, paths: list[Path]) -> list[str]:
+    """Fixture files as names relative to the fixture set: the ids of the tests they drive."""
+    return [str(p.relative_to(root)) for p in sorted(paths)]
+
+
+# Names of fixture files (relative to the set), read while collecting to parametrise tests with.
+EVENT_FILES = collect_from_shared(
+    OPENLINEAGE,
+    lambda root: _names(
+        root, [p for folder in EVENT_FOLDERS for p in (root / folder).rglob("*.json")]
+    ),
+)
+ACCEPTED = [name for name in EVENT_FILES if name != NO_RUN_ID]
 
 
 def _load(path: Path) -> Any:
@@ -117,16 +119,18 @@ def _governance(**fields: Any) -> dict[str, Any]:
 
 def test_fixture_set_is_complete() -> None:
     # Guards the parametrised tests below against silently testing nothing.
+    negative = openlineage_fixture("negative")
     assert len(EVENT_FILES) >= 50
     assert NO_RUN_ID in EVENT_FILES
-    assert {p.name for p in (FIXTURES / "negative").glob("*.json")} == {
-        NO_RUN_ID.name,
+    assert {p.name for p in negative.glob("*.json")} == {
+        Path(NO_RUN_ID).name,
         *BROKEN_FACETS,
     }
 
 
-@pytest.mark.parametrize("path", ACCEPTED, ids=_id)
-def test_fixture_event_is_accepted(path: Path) -> None:
+@pytest.mark.parametrize("name", ACCEPTED)
+def test_fixture_event_is_accepted(name: str) -> None:
+    path = openlineage_fixture(name)
     raw = _load(path)
     event = parse_event(path.read_bytes())
     assert event.kind == _shape(raw)
@@ -147,14 +151,14 @@ def test_fixture_event_is_accepted(path: Path) -> None:
 
 def test_event_without_run_id_is_rejected_naming_the_field() -> None:
     with pytest.raises(InputError) as caught:
-        parse_event(NO_RUN_ID.read_bytes())
+        parse_event(openlineage_fixture(NO_RUN_ID).read_bytes())
     assert not isinstance(caught.value, PayloadTooLarge)
     assert caught.value.errors == [{"path": "$.run.runId", "message": "runId is required"}]
 
 
 @pytest.mark.parametrize("name", sorted(BROKEN_FACETS))
 def test_broken_facet_is_a_warning_at_its_path(name: str) -> None:
-    event = parse_event((FIXTURES / "negative" / name).read_bytes())
+    event = parse_event(openlineage_fixture("negative", name).read_bytes())
     paths = _paths(event)
     assert BROKEN_FACETS[name] in paths, paths
     assert all(".facets." in p or "Facets." in p for p in paths), paths
@@ -163,7 +167,7 @@ def test_broken_facet_is_a_warning_at_its_path(name: str) -> None:
 def test_clients_naive_event_time_is_read_as_utc_with_a_warning() -> None:
     naive = [
         p
-        for p in (FIXTURES / "clients").glob("*.json")
+        for p in openlineage_fixture("clients").glob("*.json")
         if not re.search(r"(Z|[+-]\d\d:?\d\d)$", _load(p)["eventTime"])
     ]
     assert len(naive) == 3  # the README says three
@@ -177,7 +181,7 @@ def test_clients_naive_event_time_is_read_as_utc_with_a_warning() -> None:
 
 
 def test_edge_case_nanoseconds_event_is_parsed() -> None:
-    path = FIXTURES / "edge-cases" / "marquez_event_required_nanoseconds.json"
+    path = openlineage_fixture("edge-cases", "marquez_event_required_nanoseconds.json")
     event = parse_event(path.read_bytes())
     assert event.event_time == datetime(2020, 12, 28, 19, 51, 1, 641499, tzinfo=UTC)
     assert event.event_time_text == "2020-12-28T19:51:01.641499Z"
@@ -199,14 +203,14 @@ def test_edge_case_nanoseconds_event_is_parsed() -> None:
     ],
 )
 def test_dataset_and_job_events_are_told_apart_by_shape(name: str, kind: str) -> None:
-    event = parse_event((FIXTURES / name).read_bytes())
+    event = parse_event(openlineage_fixture(name).read_bytes())
     assert event.kind == kind
     assert event.run_id is None
     assert event.event_type is None
     if kind == "dataset":
         assert event.dataset is not None
         assert event.job is None
-        assert event.dataset.name == _load(FIXTURES / name)["dataset"]["name"]
+        assert event.dataset.name == _load(openlineage_fixture(name))["dataset"]["name"]
     else:
         assert event.dataset is None
         assert event.job is not None
@@ -221,18 +225,20 @@ def test_shape_wins_over_schema_url() -> None:
     assert event.run_id == RUN_ID
     assert _paths(event) == ["$.schemaURL"]
     # The Marquez job event says COMPLETE; a job event has no run state.
-    job_event = _load(FIXTURES / "edge-cases" / "marquez_event_job_event.json")
+    job_event = _load(openlineage_fixture("edge-cases", "marquez_event_job_event.json"))
     job_event["schemaURL"] = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
     assert _parse(job_event).kind == "job"
 
 
 def test_parent_and_root_are_read_from_the_parent_facet() -> None:
-    fragment = _load(FIXTURES / "spec" / "facet-fragments" / "ParentRunFacet" / "2.json")
+    fragment = _load(openlineage_fixture("spec", "facet-fragments", "ParentRunFacet", "2.json"))
     event = _parse(_run_event(run={"runId": RUN_ID, "facets": fragment}))
     assert event.parent == ("airflow", "my_dag.my_task", "f99310b4-3c3c-1a1a-2b2b-c1b95c24ff11")
     assert event.root == ("airflow", "my_dag", "a0000000-3c3c-1a1a-2b2b-c1b95c24ff11")
     assert event.warnings == ()
-    airflow = parse_event((FIXTURES / "real/airflow/providers-1.14.0_line_03.json").read_bytes())
+    airflow = parse_event(
+        openlineage_fixture("real/airflow/providers-1.14.0_line_03.json").read_bytes()
+    )
     assert airflow.parent == ("airflow", "BQ", "01936893-9751-7a91-a2a0-a51101a3970c")
     assert airflow.root is None
 
@@ -255,13 +261,22 @@ def _fragment_location(folder: str, fragment: dict[str, Any]) -> str:
     raise AssertionError(folder)
 
 
-FRAGMENTS = sorted(
-    p for p in (FIXTURES / "spec" / "facet-fragments").glob("*/*.json") if p.parent.name.isalnum()
+FRAGMENTS = collect_from_shared(
+    OPENLINEAGE,
+    lambda root: _names(
+        root,
+        [
+            p
+            for p in (root / "spec" / "facet-fragments").glob("*/*.json")
+            if p.parent.name.isalnum()
+        ],
+    ),
 )
 
 
-@pytest.mark.parametrize("path", FRAGMENTS, ids=_id)
-def test_official_facet_fragments_validate_cleanly(path: Path) -> None:
+@pytest.mark.parametrize("name", FRAGMENTS)
+def test_official_facet_fragments_validate_cleanly(name: str) -> None:
+    path = openlineage_fixture(name)
     fragment = _load(path)
     location = _fragment_location(path.parent.name, fragment)
     event = _run_event()
@@ -277,12 +292,13 @@ def test_official_facet_fragments_validate_cleanly(path: Path) -> None:
 
 
 def test_facet_fragments_were_found() -> None:
+    openlineage_fixture("spec", "facet-fragments")
     assert len(FRAGMENTS) >= 40
 
 
 def test_wrongly_typed_fragment_warns() -> None:
     # The same plumbing as above must be able to fail.
-    fragment = _load(FIXTURES / "spec" / "facet-fragments" / "SchemaDatasetFacet" / "1.json")
+    fragment = _load(openlineage_fixture("spec", "facet-fragments", "SchemaDatasetFacet", "1.json"))
     fragment["schema"]["fields"][2]["type"] = 7
     event = _run_event()
     event["inputs"][0]["facets"] = fragment
@@ -294,7 +310,9 @@ def test_wrongly_typed_fragment_warns() -> None:
 def test_failed_alternatives_report_the_closest_one() -> None:
     # A lineage entry is oneOf a dataset or a job entry; a bad name on a DATASET entry should
     # not be reported as "'DATASET' is not one of ['JOB']".
-    fragment = _load(FIXTURES / "spec" / "facet-fragments" / "LineageFacet" / "job-to-dataset.json")
+    fragment = _load(
+        openlineage_fixture("spec", "facet-fragments", "LineageFacet", "job-to-dataset.json")
+    )
     fragment["lineage"]["entries"][0]["name"] = 5
     event = _parse(_run_event(job={"namespace": "n", "name": "j", "facets": fragment}))
     assert [(w.path, w.message) for w in event.warnings] == [
@@ -481,7 +499,7 @@ def test_array_and_string_limits_are_payload_too_large() -> None:
 
 
 def test_parse_batch() -> None:
-    events = [_run_event(), _load(NO_RUN_ID)]
+    events = [_run_event(), _load(openlineage_fixture(NO_RUN_ID))]
     values = parse_batch(json.dumps(events).encode())
     assert values == events
     assert validate_event(values[0]).kind == "run"
@@ -703,8 +721,8 @@ def test_validation_never_touches_the_network(monkeypatch: pytest.MonkeyPatch) -
     # Rebuild the registry and validators under the patch, then validate everything.
     facet_schemas._schemas.cache_clear()
     facet_schemas._validator.cache_clear()
-    for path in ACCEPTED:
-        parse_event(path.read_bytes())
+    for name in ACCEPTED:
+        parse_event(openlineage_fixture(name).read_bytes())
     assert _with_governance(FULL_GOVERNANCE).warnings == ()
     claimed = {"_producer": PRODUCER, "_schemaURL": "https://example.com/Other.json#/$defs/X"}
     _parse(_run_event(job={"namespace": "n", "name": "j", "facets": {"x": claimed}}))
@@ -871,7 +889,7 @@ def test_any_bytes_give_an_event_or_an_input_error(body: bytes) -> None:
 
 def test_typical_airflow_event_is_cheap() -> None:
     # A generous bound that still catches an accidental per-event schema compile (~100× slower).
-    body = (FIXTURES / "real/airflow/providers-1.14.0_line_03.json").read_bytes()
+    body = openlineage_fixture("real/airflow/providers-1.14.0_line_03.json").read_bytes()
     parse_event(body)
     rounds = 50
     start = time.perf_counter()
