@@ -25,6 +25,7 @@ from governance.lineage.ingest import LineageIngest
 from governance.lineage.projection import LineageProjection
 from governance.lineage.queries import LineageQueries
 from governance.metrics import Metrics
+from governance.sql import Dialect
 
 if TYPE_CHECKING:
     from governance.attestations.service import AttestationService
@@ -118,7 +119,11 @@ class Runtime:
             engine=engine,
             signer=signer,
             ledger=ledger,
-            keys=KeyStore(engine, cache_seconds=settings.api_key_cache_seconds),
+            keys=KeyStore(
+                engine.raw_connection,
+                Dialect.of(engine),
+                cache_seconds=settings.api_key_cache_seconds,
+            ),
             metrics=metrics,
             projections=projections,
             lineage=LineageIngest(ledger),

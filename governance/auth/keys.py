@@ -12,14 +12,14 @@ import hmac
 import secrets
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-
-from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from typing import Any
 
 from governance import timefmt
-from governance.errors import Forbidden, InputError, NotFound, Unauthenticated
+from governance.errors import ConfigError, Forbidden, InputError, NotFound, Unauthenticated
+from governance.sql import Dialect
 
 KEY_PREFIX = "gov_"
 
@@ -78,13 +78,49 @@ _LISTED = "SELECT id, name, role, created_at, revoked_at FROM api_keys"
 
 
 class KeyStore:
-    """API keys in the database, with a short-lived cache of verified keys for the hot path."""
+    """API keys in the database, with a short-lived cache of verified keys for the hot path.
 
-    def __init__(self, engine: Engine, *, cache_seconds: float = 5.0) -> None:
-        self._engine = engine
+    ``connect`` opens a DB-API connection (the engine's pool in the service; a plain
+    connection in a short CLI command, which then needs no SQLAlchemy).
+    """
+
+    def __init__(
+        self, connect: Callable[[], Any], dialect: Dialect, *, cache_seconds: float = 5.0
+    ) -> None:
+        self._connect = connect
+        self._dialect = dialect
         self._cache_seconds = cache_seconds
         self._cache: dict[bytes, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
+
+    def _run(
+        self, statements: list[tuple[str, Mapping[str, Any]]], *, write: bool = False
+    ) -> list[Any]:
+        """Run ``statements`` in one transaction; the rows of the last one."""
+        conn = self._connect()
+        try:
+            cursor = conn.cursor()
+            try:
+                if write and not self._dialect.postgres:
+                    cursor.execute("BEGIN IMMEDIATE")
+                rows: list[Any] = []
+                for statement, params in statements:
+                    cursor.execute(self._dialect.sql(statement), dict(params))
+                    rows = list(cursor.fetchall()) if cursor.description else []
+                conn.commit()
+                return rows
+            except Exception as exc:
+                conn.rollback()
+                if _schema_missing(exc):
+                    raise ConfigError(
+                        "the database has no schema yet",
+                        hint="run `governance db upgrade` (or start the service once)",
+                    ) from None
+                raise
+            finally:
+                cursor.close()
+        finally:
+            conn.close()
 
     def create(self, role: str, name: str) -> tuple[KeyInfo, str]:
         """Create a key; returns its metadata and the key itself (shown once, never stored)."""
@@ -95,40 +131,42 @@ class KeyStore:
         key_id = secrets.token_hex(6)
         key = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
         created = timefmt.now()
-        with self._engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO api_keys (id, name, role, key_hash, created_at) "
-                    "VALUES (:id, :name, :role, :key_hash, :created_at)"
-                ),
-                {
-                    "id": key_id,
-                    "name": name,
-                    "role": checked_role.value,
-                    "key_hash": _hash(key),
-                    "created_at": created,
-                },
-            )
+        insert = (
+            "INSERT INTO api_keys (id, name, role, key_hash, created_at) "
+            "VALUES (:id, :name, :role, :key_hash, :created_at)"
+        )
+        values = {
+            "id": key_id,
+            "name": name,
+            "role": checked_role.value,
+            "key_hash": _hash(key),
+            "created_at": created,
+        }
+        self._run([(insert, values)], write=True)
         return KeyInfo(key_id, name, checked_role, created, None), key
 
     def list(self) -> list[KeyInfo]:
         """Every key, revoked ones included, oldest first."""
-        with self._engine.connect() as conn:
-            rows = conn.execute(text(f"{_LISTED} ORDER BY created_at, id")).all()
+        rows = self._run([(f"{_LISTED} ORDER BY created_at, id", {})])
         return [KeyInfo(r[0], r[1], Role(r[2]), r[3], r[4]) for r in rows]
 
     def revoke(self, key_id: str) -> KeyInfo:
         """Revoke a key by id; revoking twice is harmless. Cached copies expire within the TTL."""
-        with self._engine.begin() as conn:
-            conn.execute(
-                text("UPDATE api_keys SET revoked_at = :now WHERE id = :id AND revoked_at IS NULL"),
-                {"now": timefmt.now(), "id": key_id},
-            )
-            row = conn.execute(text(f"{_LISTED} WHERE id = :id"), {"id": key_id}).first()
-        if row is None:
+        rows = self._run(
+            [
+                (
+                    "UPDATE api_keys SET revoked_at = :now WHERE id = :id AND revoked_at IS NULL",
+                    {"now": timefmt.now(), "id": key_id},
+                ),
+                (f"{_LISTED} WHERE id = :id", {"id": key_id}),
+            ],
+            write=True,
+        )
+        if not rows:
             raise NotFound(f"no API key with id {key_id!r}")
         with self._lock:
             self._cache.clear()
+        row = rows[0]
         return KeyInfo(row[0], row[1], Role(row[2]), row[3], row[4])
 
     def cached(self, key: str) -> Principal | None:
@@ -149,14 +187,16 @@ class KeyStore:
             hit = self._cache.get(digest)
         if hit is not None and now - hit[0] < self._cache_seconds:
             return hit[1]
-        with self._engine.connect() as conn:
-            row = conn.execute(
-                text(
+        rows = self._run(
+            [
+                (
                     "SELECT id, name, role, key_hash FROM api_keys "
-                    "WHERE key_hash = :digest AND revoked_at IS NULL"
-                ),
-                {"digest": digest},
-            ).first()
+                    "WHERE key_hash = :digest AND revoked_at IS NULL",
+                    {"digest": digest},
+                )
+            ]
+        )
+        row = rows[0] if rows else None
         if row is None or not hmac.compare_digest(bytes(row[3]), digest):
             raise Unauthenticated("invalid API key")
         principal = Principal(row[0], row[1], Role(row[2]))
@@ -165,3 +205,8 @@ class KeyStore:
                 self._cache.clear()
             self._cache[digest] = (now, principal)
         return principal
+
+
+def _schema_missing(exc: Exception) -> bool:
+    """Whether ``exc`` says the key table does not exist (migrations were never applied)."""
+    return type(exc).__name__ == "UndefinedTable" or "no such table" in str(exc)

@@ -14,11 +14,17 @@ from typing import Annotated, Any
 
 import typer
 
-from governance.cli.common import EXIT_ERROR, EXIT_FAILED_CHECK, EXIT_OK, settings_from_env
+from governance.cli.common import (
+    EXIT_ERROR,
+    EXIT_FAILED_CHECK,
+    EXIT_OK,
+    command_group,
+    settings_from_env,
+)
 from governance.errors import InputError
 
-attest_app = typer.Typer(help="Signing attestations: verify offline, or submit to a server.")
-trust_app = typer.Typer(help="The attestation trust configuration.", no_args_is_help=True)
+attest_app = command_group("Signing attestations: verify offline, or submit to a server.")
+trust_app = command_group("The attestation trust configuration.")
 
 Purpose = Annotated[
     str, typer.Option(help="What the signature is for: selects keys, roots and allowed signers")

@@ -23,6 +23,22 @@ EXIT_FAILED_CHECK = 1
 EXIT_ERROR = 2
 
 
+def command_group(help_text: str, *, name: str | None = None) -> typer.Typer:
+    """A group of commands, configured like every other: help when run without a command.
+
+    Help is plain text: formatting it with rich would import rich's Markdown and syntax
+    highlighting, which alone takes longer than the rest of ``--help``.
+    """
+    return typer.Typer(
+        name=name,
+        help=help_text,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+
+
 def settings_from_env() -> Settings:
     """Read the ``GOVERNANCE_*`` settings (the CLI's one place that does)."""
     from governance.config import Settings

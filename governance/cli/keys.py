@@ -6,21 +6,23 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from governance.cli.common import echo_json, settings_from_env
+from governance.cli.common import command_group, echo_json, settings_from_env
 
 if TYPE_CHECKING:
     from governance.auth.keys import KeyInfo, KeyStore
 
-app = typer.Typer(help="API keys (stored hashed; each has one role).", no_args_is_help=True)
+app = command_group("API keys (stored hashed; each has one role).")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON")]
 
 
 def _store() -> KeyStore:
     from governance.auth.keys import KeyStore
-    from governance.db import create_db_engine
+    from governance.db import DatabaseAddress, connect
+    from governance.sql import Dialect
 
-    return KeyStore(create_db_engine(settings_from_env().database_url, pool=False))
+    database = DatabaseAddress.from_url(settings_from_env().database_url)
+    return KeyStore(lambda: connect(database), Dialect(database.backend))
 
 
 def _info(info: KeyInfo) -> dict[str, Any]:

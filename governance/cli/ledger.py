@@ -10,6 +10,7 @@ import typer
 from governance.cli.common import (
     EXIT_FAILED_CHECK,
     EXIT_OK,
+    command_group,
     echo_json,
     open_runtime,
     progress,
@@ -18,7 +19,7 @@ from governance.cli.common import (
 if TYPE_CHECKING:
     from governance.ledger.audit import AuditReport
 
-app = typer.Typer(help="The verifiable ledger.", no_args_is_help=True)
+app = command_group("The verifiable ledger.")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON")]
 

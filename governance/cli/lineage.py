@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from governance.cli.common import settings_from_env
+from governance.cli.common import command_group, settings_from_env
 from governance.lineage.graph import Direction
 
 if TYPE_CHECKING:
     from governance.lineage.queries import LineageQueries
 
-app = typer.Typer(help="Lineage questions (jobs, runs, datasets, models).", no_args_is_help=True)
+app = command_group("Lineage questions (jobs, runs, datasets, models).")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
 Namespace = Annotated[str, typer.Option(help="Dataset or job namespace")]

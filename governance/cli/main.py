@@ -16,17 +16,11 @@ from pydantic import ValidationError
 from typer.exceptions import TyperException
 
 from governance.cli import attest, keys, ledger, lineage
-from governance.cli.common import EXIT_ERROR, fail, settings_from_env
+from governance.cli.common import EXIT_ERROR, command_group, fail, settings_from_env
 from governance.errors import GovernanceError
 
-app = typer.Typer(
-    name="governance",
-    help="Compliance and governance audit service for ML platforms.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+app = command_group("Compliance and governance audit service for ML platforms.", name="governance")
+db_app = command_group("Database schema (Alembic migrations).")
 app.add_typer(db_app, name="db")
 app.add_typer(keys.app, name="keys")
 app.add_typer(ledger.app, name="ledger")

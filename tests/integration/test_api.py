@@ -21,10 +21,11 @@ from fastapi.testclient import TestClient
 from governance.api.app import create_app
 from governance.auth.keys import KeyStore
 from governance.config import Settings
-from governance.db import create_db_engine
+from governance.db import DatabaseAddress, connect
 from governance.ledger import merkle
 from governance.ledger.checkpoint import Checkpoint, NoteVerifier
 from governance.runtime import Runtime
+from governance.sql import Dialect
 
 if TYPE_CHECKING:
     # Starlette's TestClient is built on httpx2 (httpx's successor): its responses are httpx2's.
@@ -363,12 +364,10 @@ def test_revoked_key_is_refused(settings: Settings) -> None:
             assert post(c, key, b"before revocation", "text/plain").status_code == 201
             size = head_size(rt)
 
-            # Revoke it the way `governance keys revoke` does: another KeyStore, another engine.
-            engine = create_db_engine(uncached.database_url, pool=False)
-            try:
-                KeyStore(engine).revoke(info.key_id)
-            finally:
-                engine.dispose()
+            # Revoke it the way `governance keys revoke` does: another KeyStore on plain
+            # connections of its own.
+            database = DatabaseAddress.from_url(uncached.database_url)
+            KeyStore(lambda: connect(database), Dialect(database.backend)).revoke(info.key_id)
 
             response = post(c, key, b"after revocation", "text/plain")
             assert_problem(response, 401)

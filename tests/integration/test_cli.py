@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,13 +21,14 @@ from governance.auth.keys import KeyStore, Role
 from governance.cli.common import EXIT_ERROR, EXIT_FAILED_CHECK, EXIT_OK
 from governance.cli.main import main
 from governance.config import Settings
-from governance.db import create_db_engine
+from governance.db import DatabaseAddress, connect
 from governance.errors import Unauthenticated
 from governance.ledger import merkle
 from governance.ledger.checkpoint import NoteSigner, NoteVerifier
 from governance.ledger.entries import AppendRequest
 from governance.ledger.store import Receipt
 from governance.runtime import Runtime
+from governance.sql import Dialect
 from tests.conftest import Database
 
 ORIGIN = "cli.test/ledger"
@@ -87,12 +88,9 @@ def cli(env: Env, capsys: pytest.CaptureFixture[str]) -> Cli:
 
 
 @pytest.fixture
-def key_store(env: Env) -> Iterator[KeyStore]:
-    engine = create_db_engine(env.database_url, pool=False)
-    try:
-        yield KeyStore(engine, cache_seconds=0)
-    finally:
-        engine.dispose()
+def key_store(env: Env) -> KeyStore:
+    database = DatabaseAddress.from_url(env.database_url)
+    return KeyStore(lambda: connect(database), Dialect(database.backend), cache_seconds=0)
 
 
 @pytest.fixture
@@ -229,6 +227,32 @@ def test_keys_list_and_revoke(cli: Cli, key_store: KeyStore) -> None:
     assert row.split()[3] != "-"
 
     assert cli("keys", "revoke", key_id).code == EXIT_OK  # revoking twice is harmless
+
+
+def test_keys_in_json(cli: Cli, key_store: KeyStore) -> None:
+    created = cli("keys", "create", "--role", "gate", "--name", "ci", "--json")
+    assert created.code == EXIT_OK, created
+    document = json.loads(created.out)
+    assert key_store.authenticate(document["key"]).key_id == document["id"]
+    assert (document["role"], document["name"], document["revoked_at"]) == ("gate", "ci", None)
+    listed = json.loads(cli("keys", "list", "--json").out)
+    assert [k["id"] for k in listed] == [document["id"]]
+    assert "key" not in listed[0]  # never the secret
+    revoked = json.loads(cli("keys", "revoke", document["id"], "--json").out)
+    assert revoked["revoked_at"] is not None
+
+
+def test_keys_on_a_database_without_schema_say_what_to_run(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("GOVERNANCE_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    for argv in (("keys", "list"), ("keys", "create", "--role", "admin", "--name", "me")):
+        result = cli(*argv)
+        assert result.code == EXIT_ERROR, result
+        assert "the database has no schema yet" in result.err
+        assert "governance db upgrade" in result.err
+        assert "Traceback" not in result.err
+        assert "sqlalchemy" not in result.err.lower()
 
 
 def test_keys_revoke_an_unknown_id(cli: Cli) -> None:
