@@ -112,8 +112,7 @@ class Runtime:
             metrics=metrics,
         )
         projections = build_projections(engine, ledger.write_lock)
-        for hook in projections.hooks():
-            ledger.add_hook(hook)
+        ledger.add_hook(projections.on_append)
         runtime = cls(
             settings=settings,
             engine=engine,

@@ -7,10 +7,9 @@ for it and keeps its own tables; it supplies ``apply`` (a run of entries, in led
 * **the watermark** — one ``projection_state`` row per projection, the next ledger index to look
   at, advanced in the same transaction as the projection's writes, so a crash, a restart or a
   second process can neither skip nor repeat an entry;
-* **the append hook** — the ledger writer calls :meth:`Projections.on_append` for each projection
-  inside the batch's transaction (the writer gives each hook its own savepoint), so an
-  acknowledged entry is already projected; a projection that is not current (its watermark is not
-  the batch's first index) leaves the batch to the follower;
+* **the append hook** — the ledger writer calls :meth:`Projections.on_append` inside each batch's
+  transaction, so an acknowledged entry is already projected; a projection that is not current
+  (its watermark is not the batch's first index) leaves the batch to the follower;
 * **the follower** — a thread that catches up whatever the hook did not apply: appends by another
   process, a batch whose projection failed, a rebuild;
 * **isolation** — a chunk that fails to apply is applied again entry by entry, each in a
@@ -30,6 +29,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import functools
 import json
 import logging
 import threading
@@ -183,6 +183,9 @@ class _Registered:
 
 
 _STATE = "SELECT next_index FROM projection_state WHERE name = :name"
+_WATERMARKS = "SELECT name, next_index FROM projection_state"
+#: On PostgreSQL a watermark a catch-up transaction holds is skipped, not waited for.
+_WATERMARKS_LOCKED = _WATERMARKS + " FOR UPDATE SKIP LOCKED"
 
 
 class Projections:
@@ -259,46 +262,37 @@ class Projections:
 
     # -- the append hook -----------------------------------------------------------------------
 
-    def hooks(self) -> list[Callable[[Any, bool, Sequence[AppendedEntry]], None]]:
-        """One ledger append hook per projection (each runs in a savepoint of its own)."""
-        return [self._hook_for(r) for r in self._registered.values()]
+    def on_append(self, cursor: Any, postgres: bool, entries: Sequence[AppendedEntry]) -> None:
+        """The ledger's append hook: apply a batch to every projection that is current.
 
-    def _hook_for(
-        self, registered: _Registered
-    ) -> Callable[[Any, bool, Sequence[AppendedEntry]], None]:
-        def hook(cursor: Any, postgres: bool, entries: Sequence[AppendedEntry]) -> None:
-            self.on_append(registered.name, cursor, entries)
-
-        hook.__qualname__ = f"projection {registered.name!r}"
-        return hook
-
-    def on_append(self, name: str, cursor: Any, entries: Sequence[AppendedEntry]) -> None:
-        """Apply a ledger batch to projection ``name`` inside its transaction, if it is current.
-
-        When the watermark is not exactly the batch's first index (the projection is behind, or
-        on PostgreSQL another transaction holds the watermark) nothing is done here and the
-        follower is woken to catch up instead. An exception rolls back this projection's writes
-        for the batch only; the follower then applies the batch entry by entry.
+        A projection is current when its watermark is exactly the batch's first index. One that
+        is not (it is behind, or on PostgreSQL another transaction holds its watermark) is left
+        to the follower, which is woken. The watermarks are read and advanced with one
+        statement each, whatever the number of projections. An exception rolls back this whole
+        hook (the ledger runs it in a savepoint): the entries still commit, and the follower
+        then applies the batch to each projection, isolating the entry that fails.
         """
         if not entries:
             return
-        (registered,) = self._chosen(name)
         d = self._dialect
-        cursor.execute(
-            d.sql(_STATE + (" FOR UPDATE SKIP LOCKED" if d.postgres else "")), {"name": name}
-        )
-        row = cursor.fetchone()
-        if row is None or int(row[0]) != entries[0].index:
+        cursor.execute(_WATERMARKS_LOCKED if d.postgres else _WATERMARKS)
+        watermarks = {str(name): int(index) for name, index in cursor.fetchall()}
+        first = entries[0].index
+        current = [r for r in self._registered.values() if watermarks.get(r.name) == first]
+        if len(current) < len(self._registered):
             self.notify()
+        if not current:
             return
-        mine = [
-            StoredEntry(e.index, e.kind, e.envelope, e.payload, e.context)
-            for e in entries
-            if e.kind in registered.kind_set
-        ]
-        if mine:
-            registered.projection.apply(ProjectionBatch(cursor, d, mine))
-        self._advance(cursor, name, entries[-1].index + 1)
+        for registered in current:
+            mine = [
+                StoredEntry(e.index, e.kind, e.envelope, e.payload, e.context)
+                for e in entries
+                if e.kind in registered.kind_set
+            ]
+            if mine:
+                registered.projection.apply(ProjectionBatch(cursor, d, mine))
+        names = {f"name{i}": r.name for i, r in enumerate(current)}
+        cursor.execute(d.sql(_advance_statement(len(names))), {"n": entries[-1].index + 1, **names})
 
     def _advance(self, cursor: Any, name: str, next_index: int) -> None:
         cursor.execute(
@@ -482,6 +476,13 @@ class Projections:
                     )
                 )
         return result
+
+
+@functools.cache
+def _advance_statement(count: int) -> str:
+    """Move the watermarks of ``count`` projections (``:name0``, …) to ``:n``."""
+    names = ", ".join(f":name{i}" for i in range(count))
+    return f"UPDATE projection_state SET next_index = :n WHERE name IN ({names})"  # noqa: S608
 
 
 def _describe(exc: Exception) -> str:
