@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from governance.errors import CheckpointError
-from governance.ledger import merkle
+from governance.ledger import kinds, merkle
 from governance.ledger.checkpoint import NoteVerifier
 from governance.sql import Dialect, keyset_rows, snapshot
 
@@ -227,7 +227,7 @@ class Replay:
         if prev != self._prev_leaf_hex and prev != self._prev_stored_hex:
             self.add(index, Damage.ENVELOPE_CHANGED, "prev does not chain to the entry before")
             return Damage.ENVELOPE_CHANGED
-        if kind == "erasure" and isinstance(parsed.get("erases"), int):
+        if kind == kinds.ERASURE.name and isinstance(parsed.get("erases"), int):
             self._erasures[parsed["erases"]] = index
         if payload is NOT_CARRIED:
             return None
