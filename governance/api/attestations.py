@@ -7,18 +7,20 @@ import binascii
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from governance.api import routing
 from governance.api.deps import require, runtime
 from governance.api.errors import problem
+from governance.api.schemas import MAX_INDEX
 from governance.attestations.service import AttestationService
 from governance.auth.keys import Principal, Role
 from governance.errors import InputError, Unavailable
 
-router = APIRouter(prefix="/api/v1/attestations", tags=["attestations"])
+router = routing.router(prefix="/api/v1/attestations", tags=["attestations"])
 
 
 class AttestationSubmission(BaseModel):
@@ -33,12 +35,22 @@ class AttestationSubmission(BaseModel):
         None, description="the same, as base64 of the exact bytes (kept byte for byte)"
     )
     purpose: str = Field(
-        ..., min_length=1, max_length=200, examples=["model-signature", "build-provenance"]
+        ...,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f-\x9f]+$",
+        description="what the signature is for (no control characters)",
+        examples=["model-signature", "build-provenance"],
     )
     expected_digest: str | None = Field(
         None, description="sha256:<hex> of the artifact the attestation must be about"
     )
-    predicate_type: str | None = Field(None, description="the in-toto predicate type required")
+    predicate_type: str | None = Field(
+        None,
+        max_length=500,
+        pattern=r"^[^\x00-\x1f\x7f-\x9f]+$",
+        description="the in-toto predicate type required",
+    )
 
 
 def _service(request: Request) -> AttestationService:
@@ -119,8 +131,6 @@ async def for_subject(
     summary="One recorded verdict (role auditor, gate or admin)",
     dependencies=[Depends(require(Role.AUDITOR, Role.GATE, Role.ADMIN))],
 )
-async def show(request: Request, index: int) -> dict[str, Any]:
+async def show(request: Request, index: Annotated[int, Path(ge=0, le=MAX_INDEX)]) -> dict[str, Any]:
     """The verdict recorded at a ledger index."""
-    if index < 0:
-        raise InputError("index must be non-negative")
     return await run_in_threadpool(_service(request).get, index)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from governance.api import routing
 from governance.api.deps import require, runtime
-from governance.api.ledger import MAX_INDEX
-from governance.api.schemas import ReceiptModel
+from governance.api.schemas import MAX_INDEX, ReceiptModel
 from governance.auth.keys import Principal, Role
 
-router = APIRouter(prefix="/api/v1/ledger/entries", tags=["ledger"])
+router = routing.router(prefix="/api/v1/ledger/entries", tags=["ledger"])
 
 
 class ErasureRequest(BaseModel):

@@ -92,6 +92,14 @@ def problem(
 
 async def _governance_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GovernanceError)
+    return response_for(exc, request.url.path)
+
+
+def response_for(exc: GovernanceError, path: str) -> JSONResponse:
+    """The problem document for an error of the tree, for routes and middleware alike.
+
+    A 5xx other than 503 is logged and its detail withheld.
+    """
     status = status_for(exc)
     headers: dict[str, str] = {}
     if isinstance(exc, Unauthenticated):
@@ -100,18 +108,25 @@ async def _governance_error(request: Request, exc: Exception) -> JSONResponse:
         headers["Retry-After"] = str(exc.retry_after)
     detail = exc.message
     if status >= 500 and not isinstance(exc, Unavailable):
-        log.error("request failed: %s", exc.message, extra={"path": request.url.path})
+        log.error("request failed: %s", exc.message, extra={"path": path})
         detail = "the server could not complete the request"
     errors = exc.errors if isinstance(exc, InputError) and exc.errors else None
     return problem(
         status,
         detail,
         code=exc.code,
-        instance=request.url.path,
+        instance=path,
         headers=headers,
         hint=exc.hint if status < 500 else None,
         errors=errors,
     )
+
+
+async def _body_rejected(request: Request, exc: Exception) -> JSONResponse:
+    from governance.api.routing import BodyRejected
+
+    assert isinstance(exc, BodyRejected)
+    return response_for(exc.error, request.url.path)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -139,14 +154,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", extra={"path": request.url.path})
-    return problem(500, "the server could not complete the request", instance=request.url.path)
-
-
 def install(app: FastAPI) -> None:
     """Register the problem+json handlers on ``app``."""
     app.add_exception_handler(GovernanceError, _governance_error)
+    from governance.api.routing import BodyRejected
+
+    app.add_exception_handler(BodyRejected, _body_rejected)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _unexpected)

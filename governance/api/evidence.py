@@ -5,16 +5,17 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 
+from governance.api import routing
 from governance.api.deps import require, runtime
 from governance.api.errors import problem
 from governance.auth.keys import Principal, Role
 from governance.errors import InputError
 from governance.ledger import kinds
 
-router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"])
+router = routing.router(prefix="/api/v1/evidence", tags=["evidence"])
 
 _KEY_CHARS = re.compile(r"^[\x21-\x7e]+$")
 
@@ -89,9 +90,17 @@ async def get_evidence(
     request: Request,
     _principal: Annotated[Principal, Depends(require(Role.AUDITOR, Role.ADMIN))],
 ) -> Response:
-    """The document's bytes with their original media type; its ledger index in a header."""
+    """The document's bytes with their original media type, as an attachment.
+
+    The ledger index is in ``X-Ledger-Index``; ``Content-Disposition: attachment`` and a
+    sandboxing ``Content-Security-Policy`` keep a browser from rendering it in this origin.
+    """
     document = await runtime(request).evidence.fetch(sha256)
     headers = {"X-Ledger-Index": str(document.index)}
     if document.data is None:
         return problem(410, f"evidence {sha256} was erased", code="erased", headers=headers)
+    # A stored document is whatever someone uploaded (an HTML page with a script, an SVG): a
+    # browser must save it, never render or run it in the service's origin.
+    headers["Content-Disposition"] = f'attachment; filename="{sha256}"'
+    headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return Response(document.data, media_type=document.media_type, headers=headers)

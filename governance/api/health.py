@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
+from governance.api import routing
 from governance.api.deps import require, runtime
 from governance.api.errors import problem
 from governance.auth.keys import Role
 
-router = APIRouter(tags=["operations"])
+router = routing.router(tags=["operations"])
 
 
 @router.get("/healthz", summary="Liveness: the process is serving requests (no key needed)")

@@ -5,17 +5,16 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
+from governance.api import routing
 from governance.api.deps import require, runtime
+from governance.api.schemas import MAX_INDEX
 from governance.auth.keys import Role
 
-#: Indexes and sizes are 64-bit signed integers in both databases.
-MAX_INDEX = 2**63 - 1
-
-router = APIRouter(
+router = routing.router(
     prefix="/api/v1/ledger",
     tags=["ledger"],
     dependencies=[Depends(require(Role.AUDITOR, Role.ADMIN))],

@@ -7,12 +7,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import pydantic_core
-from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from fastapi import Body, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from governance.api import routing
 from governance.api.deps import require, runtime
 from governance.api.evidence import idempotency_key
+from governance.api.schemas import MAX_INDEX
 from governance.auth.keys import Principal, Role
 from governance.errors import InputError
 from governance.ledger.kinds import LINEAGE_PROJECTION
@@ -20,7 +22,7 @@ from governance.lineage.classification import check_classification
 from governance.lineage.ingest import check_content_type, decode_body
 from governance.lineage.queries import MAX_DEPTH, Direction, Graph
 
-router = APIRouter(tags=["lineage"])
+router = routing.router(tags=["lineage"])
 READERS = (Role.AUDITOR, Role.GATE, Role.ADMIN)
 _RAW_JSON = {
     "requestBody": {
@@ -178,7 +180,7 @@ async def lineage_graph(
 async def namespaces(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INDEX)] = 0,
 ) -> dict[str, Any]:
     """Paginated by ``limit`` and ``offset``."""
     rows = await run_in_threadpool(runtime(request).queries.namespaces, limit, offset)
@@ -192,7 +194,7 @@ async def datasets(
     personal: bool | None = None,
     model: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INDEX)] = 0,
 ) -> dict[str, Any]:
     """Filter by namespace, personal-data classification, or being a model."""
     queries = runtime(request).queries
@@ -209,7 +211,7 @@ async def jobs(
     request: Request,
     namespace: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INDEX)] = 0,
 ) -> dict[str, Any]:
     """Paginated by ``limit`` and ``offset``."""
     queries = runtime(request).queries
@@ -226,7 +228,7 @@ async def runs(
         str | None, Query(pattern="^(?i:start|running|complete|fail|abort|other)$")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INDEX)] = 0,
 ) -> dict[str, Any]:
     """Filter by job (``namespace`` + ``job``) and state."""
     queries = runtime(request).queries

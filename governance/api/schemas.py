@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+#: Ledger indexes, sizes and offsets are 64-bit signed integers in both databases.
+MAX_INDEX = 2**63 - 1
+
 
 class ReceiptModel(BaseModel):
     """Proof that an entry is in the ledger: verify the leaf against the checkpoint's root."""

@@ -140,6 +140,8 @@ def reindex(
     """Rebuild projections from the ledger (entry 0 onwards); the result equals the live one.
 
     Projections: lineage (OpenLineage events and classifications) and attestation-verdicts.
+    Exit 0 when every entry was projected, 1 when some could not be (they are listed; they
+    stay in the ledger).
     """
     with open_runtime() as rt:
         names = [projection] if projection is not None else list(rt.projections.names)
@@ -147,11 +149,25 @@ def reindex(
         for name in names:
             with progress(f"rebuilding {name}", size) as advance:
                 rt.projections.rebuild(name, progress=advance)
-        if as_json:
-            echo_json({"ledger_size": size, "rebuilt": names})
-        else:
-            for name in names:
-                typer.echo(f"{name} projection rebuilt from {size} ledger entries")
+        failures = [f for s in rt.projections.status() if s.name in names for f in s.failures]
+    if as_json:
+        echo_json(
+            {
+                "ledger_size": size,
+                "rebuilt": names,
+                "failures": [f.to_json() for f in failures],
+            }
+        )
+    else:
+        for name in names:
+            typer.echo(f"{name} projection rebuilt from {size} ledger entries")
+        for failure in failures[:20]:
+            typer.echo(
+                f"entry {failure.index} not projected into {failure.projection}: {failure.error}"
+            )
+        if len(failures) > 20:
+            typer.echo(f"… and {len(failures) - 20} more (`governance ledger status` lists all)")
+    raise typer.Exit(EXIT_FAILED_CHECK if failures else EXIT_OK)
 
 
 @app.command()

@@ -15,9 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from governance import jsondoc
 from governance.errors import InputError
 from governance.ledger import kinds
 from governance.ledger.canonical import canonical_json
+from governance.text import check_identifier
 
 #: Envelope fields the ledger owns; kind-specific fields may not use these names.
 RESERVED_FIELDS = frozenset({"v", "index", "kind", "prev", "received_at", "payload", "subjects"})
@@ -81,6 +83,9 @@ def prepare(request: AppendRequest) -> PreparedEntry:
             canonical_json(extra)
         except Exception as exc:
             raise InputError(f"fields are not canonicalisable JSON: {exc}") from exc
+        # Text that no database column can hold (U+0000) must fail this request here, before
+        # it is queued, not the batch it would share with other requests.
+        jsondoc.enforce(extra)
     payload_sha = hashlib.sha256(payload).hexdigest()
     key = request.idempotency_key
     if key is None:
@@ -110,6 +115,7 @@ def _checked_subjects(subjects: Sequence[Mapping[str, str]]) -> list[dict[str, s
         elif key == "name":
             if not isinstance(value, str) or not 0 < len(value) <= 1024:
                 raise InputError(f"subject {position}: name must be 1-1024 characters")
+            check_identifier(value, f"subject {position}")
         else:
             raise InputError(f"subject {position}: unknown subject type {key!r}")
         result.append({key: value})

@@ -321,12 +321,13 @@ class Projections:
         """
         try:
             return self._apply_chunk(registered, progress, isolate=False)
-        except Exception:
+        except Exception as exc:
             log.warning(
-                "projecting a chunk into %r failed; applying it entry by entry",
+                "projecting a chunk into %r failed (%s); applying it entry by entry",
                 registered.name,
-                exc_info=True,
+                type(exc).__name__,
             )
+            log.debug("the chunk's failure", exc_info=True)
             return self._apply_chunk(registered, progress, isolate=True)
 
     def _apply_chunk(
@@ -375,7 +376,15 @@ class Projections:
             registered.projection.apply(ProjectionBatch(cursor, self._dialect, [entry]))
         except Exception as exc:
             # The entry stays in the ledger; the framework records why it is missing here.
-            log.exception("could not project ledger entry %d into %r", entry.index, registered.name)
+            # One line per entry: a rebuild over many such entries must stay readable (the
+            # traceback is there at debug level).
+            log.warning(
+                "ledger entry %d is not projected into %r: %s",
+                entry.index,
+                registered.name,
+                _describe(exc),
+            )
+            log.debug("why entry %d is not projected", entry.index, exc_info=True)
             cursor.execute("ROLLBACK TO SAVEPOINT projection_entry")
             cursor.execute(
                 self._dialect.sql(

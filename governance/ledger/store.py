@@ -263,7 +263,9 @@ class Ledger:
 
     def entry(self, index: int) -> EntryRecord:
         """Read one entry; raises :class:`NotFound` when there is none."""
-        if not 0 <= index < 2**63:
+        # Past the head there is no entry; checked first because the leaf's node number of an
+        # index near 2**63 does not fit a 64-bit column.
+        if index < 0 or (index >= self._known_size and index >= self.head()[0]):
             raise NotFound(f"no entry {index} in the ledger")
         rows = self._query(
             "SELECT e.kind, e.envelope, n.hash, p.idx FROM ledger_entries e "

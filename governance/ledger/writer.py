@@ -176,24 +176,41 @@ class BatchWriter:
                 failure = Unavailable("the append's outcome is unknown; retry with the same key")
                 self._settle([(pending, failure) for pending in batch])
 
+    def _integrate_locked(
+        self, batch: list[_Pending]
+    ) -> list[tuple[_Pending, Receipt | Exception]]:
+        if self._dialect.postgres:
+            return self._integrate(batch)
+        with self.write_lock:
+            return self._integrate(batch)
+
     def _commit_batch(self, batch: list[_Pending]) -> None:
         started = time.perf_counter()
         try:
-            if self._dialect.postgres:
-                outcomes = self._integrate(batch)
-            else:
-                with self.write_lock:
-                    outcomes = self._integrate(batch)
-        except Exception as exc:
+            outcomes = self._integrate_locked(batch)
+        except IntegrityError as exc:
+            # The stored ledger contradicts itself: no entry may be appended to it.
             log.exception("ledger batch of %d failed; nothing from it was committed", len(batch))
             self._drop_writer_conn()
-            failure: Exception = (
-                exc
-                if isinstance(exc, IntegrityError)
-                else Unavailable("ledger write failed; retry")
-            )
-            self._settle([(pending, failure) for pending in batch])
+            self._settle([(pending, exc) for pending in batch])
             return
+        except Exception:
+            if len(batch) == 1:
+                log.exception(
+                    "a ledger entry of kind %s could not be committed", batch[0].entry.kind
+                )
+                self._drop_writer_conn()
+                self._settle([(batch[0], Unavailable("ledger write failed; retry"))])
+                return
+            # One entry the database refuses must not cost the others their append: the batch
+            # rolled back as a whole, so each entry is tried again in a transaction of its own.
+            log.warning(
+                "ledger batch of %d failed; committing its entries one by one",
+                len(batch),
+                exc_info=True,
+            )
+            self._drop_writer_conn()
+            outcomes = [self._commit_alone(pending) for pending in batch]
         now = time.perf_counter()
         appended: dict[str, int] = {}
         duplicates = 0
@@ -215,6 +232,18 @@ class BatchWriter:
                 metrics.duplicates.inc(duplicates)
             for pending in batch:
                 metrics.append_seconds.observe(now - pending.submitted)
+
+    def _commit_alone(self, pending: _Pending) -> tuple[_Pending, Receipt | Exception]:
+        try:
+            (outcome,) = self._integrate_locked([pending])
+        except IntegrityError as exc:
+            self._drop_writer_conn()
+            return pending, exc
+        except Exception:
+            log.exception("a ledger entry of kind %s could not be committed", pending.entry.kind)
+            self._drop_writer_conn()
+            return pending, Unavailable("ledger write failed; retry")
+        return outcome
 
     @staticmethod
     def _settle(outcomes: Sequence[tuple[_Pending, Receipt | Exception]]) -> None:

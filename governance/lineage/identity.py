@@ -11,9 +11,9 @@ import re
 from datetime import datetime
 from typing import Any
 
+from governance.jsondoc import json_type
 from governance.lineage.events import DatasetRef, EventKind, LineageEvent, Problem
 from governance.lineage.facet_schemas import _EVENT_DEFS
-from governance.lineage.json_limits import _json_type
 from governance.lineage.timestamps import (
     _NOTE_LEAP,
     _NOTE_NAIVE,
@@ -21,6 +21,7 @@ from governance.lineage.timestamps import (
     _NOTE_TRUNCATED,
     parse_time,
 )
+from governance.text import identifier_problem
 from governance.timefmt import format_time
 
 _UUID_RE = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\Z")
@@ -64,7 +65,7 @@ class _IdentityReader:
             return None
         found = parent[key]
         if not isinstance(found, dict):
-            self.errors.append(Problem(path, f"{key} must be an object, not {_json_type(found)}"))
+            self.errors.append(Problem(path, f"{key} must be an object, not {json_type(found)}"))
             return None
         return found
 
@@ -76,7 +77,11 @@ class _IdentityReader:
             return None
         found = parent[key]
         if not isinstance(found, str):
-            self.errors.append(Problem(path, f"{key} must be a string, not {_json_type(found)}"))
+            self.errors.append(Problem(path, f"{key} must be a string, not {json_type(found)}"))
+            return None
+        problem = identifier_problem(found)
+        if problem is not None:
+            self.errors.append(Problem(path, f"{key} {problem}"))
             return None
         if not found.strip():
             if empty_is_error:
@@ -100,7 +105,7 @@ class _IdentityReader:
         text = self.value["eventTime"]
         if not isinstance(text, str):
             self.errors.append(
-                Problem("$.eventTime", f"eventTime must be a string, not {_json_type(text)}")
+                Problem("$.eventTime", f"eventTime must be a string, not {json_type(text)}")
             )
             return None
         try:
@@ -118,7 +123,7 @@ class _IdentityReader:
             return ()  # absent, or null (the schema tier warns about null)
         if not isinstance(listed, list):
             self.errors.append(
-                Problem(f"$.{side}", f"{side} must be an array, not {_json_type(listed)}")
+                Problem(f"$.{side}", f"{side} must be an array, not {json_type(listed)}")
             )
             return ()
         refs: list[DatasetRef] = []
@@ -126,7 +131,7 @@ class _IdentityReader:
             path = f"$.{side}[{index}]"
             if not isinstance(item, dict):
                 self.errors.append(
-                    Problem(path, f"a dataset must be an object, not {_json_type(item)}")
+                    Problem(path, f"a dataset must be an object, not {json_type(item)}")
                 )
                 continue
             # Empty names are kept (with a warning): rejecting would lose the whole run.
@@ -208,6 +213,13 @@ class _IdentityReader:
             root = parent.get("root")
             if isinstance(root, dict):
                 root_triple = _run_triple(root.get("job"), root.get("run"))
+        for triple, path in ((parent_triple, "parent"), (root_triple, "parent.root")):
+            for part in triple or ():
+                problem = identifier_problem(part)
+                if problem is not None:
+                    self.errors.append(Problem(f"$.run.facets.{path}", f"a run id {problem}"))
+        if self.errors:
+            return None
         producer = value.get("producer")
         return LineageEvent(
             kind=kind,

@@ -35,7 +35,12 @@ _JSON_TYPES = ("application/json", "text/json", "text/plain")
 
 
 def decode_body(body: bytes, content_encoding: str | None, max_bytes: int) -> bytes:
-    """The body after ``Content-Encoding`` (identity or gzip), bounded by ``max_bytes``."""
+    """The body after ``Content-Encoding`` (identity or gzip), bounded by ``max_bytes``.
+
+    A gzip body must be exactly one gzip member: a second member (which ``gunzip`` would
+    concatenate, and a streaming reader would drop) or bytes after the member are refused, so
+    what is stored is all the client sent.
+    """
     encoding = (content_encoding or "identity").strip().lower()
     if encoding in ("", "identity"):
         return body
@@ -50,6 +55,12 @@ def decode_body(body: bytes, content_encoding: str | None, max_bytes: int) -> by
         raise PayloadTooLarge(f"the decompressed body exceeds the limit of {max_bytes} bytes")
     if not inflater.eof:
         raise InputError("the gzip body is truncated")
+    if inflater.unused_data:
+        if inflater.unused_data.startswith(b"\x1f\x8b"):
+            raise InputError("the gzip body holds more than one gzip member; send one event")
+        raise InputError(
+            f"the gzip body is followed by {len(inflater.unused_data)} bytes that are not gzip"
+        )
     return data
 
 

@@ -16,7 +16,8 @@ from typing import Any
 from jsonschema.exceptions import ValidationError
 from referencing.exceptions import Unresolvable
 
-from governance.lineage.events import EventKind, Problem, _json_path, _shorten
+from governance.jsondoc import json_path, shorten
+from governance.lineage.events import EventKind, Problem
 from governance.lineage.facet_schemas import (
     _EVENT_DEFS,
     _GOVERNANCE_ID,
@@ -78,7 +79,7 @@ def _schema_problems(uri: str, instance: Any, prefix: Path) -> Iterator[Problem]
     else:
         relative = _cached_problems(uri, key)
     for parts, message in relative:
-        yield Problem(_json_path((*prefix, *parts)), message)
+        yield Problem(json_path((*prefix, *parts)), message)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -92,9 +93,9 @@ def _relative_problems(uri: str, instance: Any) -> tuple[tuple[Path, str], ...]:
         for error in _validator(uri).iter_errors(instance):
             for leaf in _leaves(error):
                 parts: Path = (*leaf.absolute_path, *_missing_property(leaf))
-                found.append((parts, _shorten(leaf.message)))
+                found.append((parts, shorten(leaf.message)))
     except Unresolvable as exc:  # a shipped schema is broken; never the caller's fault
-        found.append(((), _shorten(f"schema {uri} could not be resolved: {exc}")))
+        found.append(((), shorten(f"schema {uri} could not be resolved: {exc}")))
     except RecursionError:
         # jsonschema recurses ~10 frames per nesting level: fine within the default
         # Limits.max_depth, not for a caller that raised it a lot. Not the producer's fault either.
@@ -152,7 +153,7 @@ def _governance_extras(facet: Any, path: Path, schemas: _Schemas) -> Iterator[Pr
         if field.startswith("_") or field in schemas.governance_fields:
             continue  # "_producer", "_schemaURL", "_deleted" come from the facet base
         yield Problem(
-            _json_path((*path, field)), f"unknown field {field} in the governance facet (kept)"
+            json_path((*path, field)), f"unknown field {field} in the governance facet (kept)"
         )
     collected = facet.get("collectedAt")
     if isinstance(collected, str):
@@ -161,7 +162,7 @@ def _governance_extras(facet: Any, path: Path, schemas: _Schemas) -> Iterator[Pr
             parse_time(collected)
         except ValueError:
             yield Problem(
-                _json_path((*path, "collectedAt")), "collectedAt is not an RFC 3339 date-time"
+                json_path((*path, "collectedAt")), "collectedAt is not an RFC 3339 date-time"
             )
 
 
@@ -183,7 +184,7 @@ def _schema_warnings(value: dict[str, Any], kind: EventKind) -> Iterator[Problem
                     continue
                 notes.append(
                     Problem(
-                        _json_path(path),
+                        json_path(path),
                         f"facet {key} declares the {declared.definition} schema, which is the "
                         f"'{declared.key}' facet in {_LOCATION_FIELDS[declared.location]}; "
                         "validated against it",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
-from governance.lineage.events import _shorten
+from governance.jsondoc import shorten
 
 __all__ = ["parse_time"]
 
@@ -35,7 +35,7 @@ def parse_time(text: str) -> tuple[datetime, list[str]]:
     """
     match = _TIME_RE.fullmatch(text)
     if match is None:
-        raise ValueError(f"not an RFC 3339 date-time: {_shorten(repr(text), 80)}")
+        raise ValueError(f"not an RFC 3339 date-time: {shorten(repr(text), 80)}")
     notes: list[str] = []
     second_text, fraction = match["second"], match["fraction"] or ""
     if second_text is None:

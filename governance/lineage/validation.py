@@ -19,7 +19,7 @@ The kind of an event is told by its *shape* (``run`` → run event, else ``datas
 event, else ``job`` → job event), never by ``schemaURL``, which producers get wrong.
 
 Before either tier a body is decoded and held to :class:`Limits`
-(:mod:`governance.lineage.json_limits`). This module is the entry point: the names in
+(:mod:`governance.jsondoc`). This module is the entry point: the names in
 ``__all__`` are imported from here.
 """
 
@@ -30,10 +30,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from governance.errors import InputError
+from governance.jsondoc import Limits, enforce, json_type, parse
 from governance.lineage.events import DatasetRef, LineageEvent, Problem
 from governance.lineage.facet_schemas import GOVERNANCE_FACET_SCHEMA_URL, governance_facet_schema
 from governance.lineage.identity import _IdentityReader
-from governance.lineage.json_limits import Limits, _decode, _enforce, _json_type
 from governance.lineage.schema_warnings import _schema_warnings
 from governance.lineage.timestamps import parse_time
 
@@ -67,11 +67,11 @@ def parse_event(raw: bytes, limits: Limits = _DEFAULT_LIMITS) -> LineageEvent:
     error's ``errors`` lists every identity problem by JSON path. Nothing else is raised for bad
     input: schema deviations become ``LineageEvent.warnings``.
     """
-    value = _decode(raw)
+    value = parse(raw)
     if not isinstance(value, dict):
-        detail = f"an event must be a JSON object, not {_json_type(value)}"
+        detail = f"an event must be a JSON object, not {json_type(value)}"
         raise InputError(detail, errors=[Problem("$", detail).to_json()])
-    _enforce(value, limits)
+    enforce(value, limits)
     return validate_event(value)
 
 
@@ -81,11 +81,11 @@ def parse_batch(raw: bytes, limits: Limits = _DEFAULT_LIMITS) -> list[Any]:
     Each element is meant for :func:`validate_event`, so that one bad event can be reported by
     its index without rejecting the others.
     """
-    value = _decode(raw)
+    value = parse(raw)
     if not isinstance(value, list):
-        detail = f"a batch must be a JSON array of events, not {_json_type(value)}"
+        detail = f"a batch must be a JSON array of events, not {json_type(value)}"
         raise InputError(detail, errors=[Problem("$", detail).to_json()])
-    _enforce(value, limits)
+    enforce(value, limits)
     return value
 
 
@@ -96,7 +96,7 @@ def validate_event(value: Any) -> LineageEvent:
     them); values read back from the ledger were within them when they were accepted.
     """
     if not isinstance(value, dict):
-        detail = f"an event must be a JSON object, not {_json_type(value)}"
+        detail = f"an event must be a JSON object, not {json_type(value)}"
         raise InputError(detail, errors=[Problem("$", detail).to_json()])
     reader = _IdentityReader(value)
     event = reader.read()
