@@ -25,7 +25,7 @@ COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
 
 # The project itself, installed as a regular (non-editable) wheel; the wheel
-# force-includes migrations/ as governance/_migrations.
+# force-includes migrations/ and the policy bundle as governance/_migrations and _policies.
 COPY governance ./governance
 COPY adapters ./adapters
 COPY reports ./reports
@@ -46,7 +46,6 @@ RUN groupadd --system --gid 10001 governance \
     && chmod 0700 /data/keys
 
 COPY --from=builder /app/.venv /app/.venv
-COPY --from=builder /app/policies /app/policies
 
 ENV PATH="/app/.venv/bin:${PATH}" \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -6,6 +6,7 @@ Nothing else in the service reads ``os.environ``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,6 +51,24 @@ class Settings(BaseSettings):
     )
     api_key_cache_seconds: float = Field(
         5.0, ge=0, description="How long a verified API key is trusted before re-reading it."
+    )
+    policy_engine: Literal["embedded", "opa"] = Field(
+        "embedded",
+        description="Policy engine: embedded (rego-cpp, in worker processes) or opa (a server).",
+    )
+    opa_url: str | None = Field(None, description="The OPA server, with policy_engine=opa.")
+    opa_token: str | None = Field(
+        None, description="Bearer token for the OPA server, if it needs one."
+    )
+    policy_data: Path | None = Field(
+        None,
+        description="YAML or JSON merged into the bundle's data.governance (config, catalog).",
+    )
+    policy_timeout_seconds: float = Field(
+        5.0, gt=0, description="Longest a policy decision may take before it is an error."
+    )
+    policy_workers: int = Field(
+        2, ge=1, le=64, description="Embedded engine worker processes (decisions in parallel)."
     )
     log_level: str = Field("INFO", description="Python logging level name.")
     log_json: bool = Field(True, description="Structured JSON logs (one object per line).")

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from governance.attestations.service import AttestationService
     from governance.attestations.trust import TrustConfig
     from governance.attestations.verify import ModelSigningBackend, SigstoreBackend, Verifier
+    from governance.policy.engine import PolicyEngine
+    from governance.policy.service import PolicyService
 
 
 def build_projections(engine: Engine, write_lock: Any = None) -> Projections:
@@ -55,6 +57,36 @@ def load_trust(settings: Settings) -> TrustConfig:
     if settings.trust_config is None:
         return default_trust_config()
     return load_trust_config(settings.trust_config)
+
+
+def build_policy_engine(settings: Settings, engine: str | None = None) -> PolicyEngine:
+    """The policy engine ``engine`` (default: the settings' choice), not yet loaded."""
+    choice = engine or settings.policy_engine
+    if choice == "embedded":
+        from adapters.regopy_engine import EmbeddedEngine
+
+        return EmbeddedEngine(workers=settings.policy_workers)
+    if choice == "opa":
+        from adapters.opa_engine import OpaServerEngine
+        from governance.errors import ConfigError
+
+        if not settings.opa_url:
+            raise ConfigError("the OPA policy engine needs a server", hint="set GOVERNANCE_OPA_URL")
+        return OpaServerEngine(settings.opa_url, settings.opa_token)
+    from governance.errors import ConfigError
+
+    raise ConfigError(f"unknown policy engine {choice!r}", hint="embedded or opa")
+
+
+def build_policy_service(settings: Settings, engine: str | None = None) -> PolicyService:
+    """The bundle in force (with the operator's overlay) on the chosen engine, loaded."""
+    from governance.policy.bundle import load_bundle
+    from governance.policy.service import PolicyService
+
+    bundle = load_bundle(overlay=settings.policy_data)
+    return PolicyService(
+        build_policy_engine(settings, engine), bundle, settings.policy_timeout_seconds
+    )
 
 
 def build_verifier(trust: TrustConfig) -> Verifier:

@@ -17,7 +17,15 @@ from datetime import UTC, datetime
 
 from governance.errors import InputError
 
-__all__ = ["FAR_FUTURE", "format_optional", "format_time", "now", "time_key", "utc"]
+__all__ = [
+    "FAR_FUTURE",
+    "format_optional",
+    "format_time",
+    "now",
+    "policy_time",
+    "time_key",
+    "utc",
+]
 
 
 def utc(moment: datetime) -> datetime:
@@ -39,6 +47,16 @@ def format_time(moment: datetime) -> str:
 def format_optional(moment: datetime | None) -> str | None:
     """:func:`format_time` of ``moment``, or ``None`` for none (optional fields of facts)."""
     return None if moment is None else format_time(moment)
+
+
+def policy_time(moment: datetime) -> str:
+    """:func:`format_time` with the offset written ``+00:00`` instead of ``Z``.
+
+    The form of every time in a policy input document: the embedded Rego engine's
+    ``time.parse_rfc3339_ns`` rejects ``Z``; both engines accept ``+00:00``. Same width, so it
+    still sorts as text.
+    """
+    return format_time(moment)[:-1] + "+00:00"
 
 
 def now() -> str:

@@ -139,3 +139,63 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
         yield rt
     finally:
         rt.close()
+
+
+@dataclass(frozen=True)
+class OpaServer:
+    """A running OPA REST server (the real OPA engine; ``../shared/opa``) and its token."""
+
+    url: str
+    token: str
+
+
+@pytest.fixture(scope="session")
+def opa_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpaServer]:
+    """One OPA server for the session, with bearer-token auth, on a free port."""
+    import secrets
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    setup = shared_path("opa", "setup.sh")
+    venv = tmp_path_factory.getbasetemp().parent / "opa-rest-venv"
+    made = subprocess.run(
+        ["bash", str(setup)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OPA_VENV": os.environ.get("OPA_VENV", str(venv))},
+        check=False,
+        timeout=600,
+    )
+    if made.returncode != 0:
+        pytest.fail(f"../shared/opa/setup.sh failed:\n{made.stderr[-2000:]}", pytrace=False)
+    python = made.stdout.strip().splitlines()[-1]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = secrets.token_hex(16)
+    log = tmp_path_factory.mktemp("opa") / "opa.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [python, str(shared_path("opa", "opa_rest.py")), "--port", str(port), "--token", token],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the OPA server did not start:\n{log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield OpaServer(url, token)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

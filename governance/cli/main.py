@@ -15,7 +15,7 @@ import typer
 from pydantic import ValidationError
 from typer.exceptions import TyperException
 
-from governance.cli import attest, keys, ledger, lineage
+from governance.cli import attest, keys, ledger, lineage, policy
 from governance.cli.common import EXIT_ERROR, command_group, fail, settings_from_env
 from governance.errors import GovernanceError
 
@@ -27,6 +27,7 @@ app.add_typer(ledger.app, name="ledger")
 app.add_typer(lineage.app, name="lineage")
 app.add_typer(attest.attest_app, name="attest")
 app.add_typer(attest.trust_app, name="trust")
+app.add_typer(policy.app, name="policy")
 
 
 @app.command()

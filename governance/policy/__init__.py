@@ -1,0 +1,1 @@
+"""Compliance policies: the Rego bundle, the input document, the engines and decisions."""

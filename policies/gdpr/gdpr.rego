@@ -1,0 +1,5 @@
+package governance.gdpr
+
+import rego.v1
+
+results := set()

@@ -1,0 +1,5 @@
+package governance.iso27001
+
+import rego.v1
+
+results := set()

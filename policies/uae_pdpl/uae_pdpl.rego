@@ -1,0 +1,5 @@
+package governance.uae_pdpl
+
+import rego.v1
+
+results := set()
