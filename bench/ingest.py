@@ -8,7 +8,7 @@ Usage (from the repository root)::
 
 The server is this module run as ``python -m bench.ingest --serve-echo``: exactly what
 ``governance serve`` does (settings from ``GOVERNANCE_*``, migrations, checkpoint key,
-``create_app(settings)`` under uvicorn) plus one extra route, ``POST /bench/echo``, that reads the
+``create_app(settings)`` on its server) plus one extra route, ``POST /bench/echo``, that reads the
 body and answers 201. Both endpoints therefore live in one app, behind the same middleware, in
 the same process. 8 keep-alive connections (wrk when installed, else a lean asyncio client in
 its own process) POST realistic OpenLineage ``COMPLETE`` RunEvents (~1.7-2.1 KB, 1-2 inputs and 1
@@ -243,9 +243,8 @@ async def client_main(spec: LoadSpec) -> LoadResult:
 
 def serve_echo() -> None:
     """``governance serve`` plus ``POST /bench/echo`` (reads the body, answers 201)."""
-    import uvicorn
-
     from governance.api.app import create_app
+    from governance.api.server import build_server
     from governance.cli.common import settings_from_env
     from governance.db import upgrade
     from governance.ledger.checkpoint import load_or_create_signing_key
@@ -265,14 +264,7 @@ def serve_echo() -> None:
         ECHO_PATH, echo, methods=["POST"], status_code=201, response_class=Response,
         include_in_schema=False,
     )  # fmt: skip
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-    )
+    build_server(app, settings).run()
 
 
 def _status_count(server: Server, route: str, status: str) -> int:

@@ -11,7 +11,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-MiB = 1024 * 1024
+KiB = 1024
+MiB = 1024 * KiB
 
 
 class Settings(BaseSettings):
@@ -39,6 +40,20 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `governance serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `governance serve` listens on.")
     max_body_bytes: int = Field(32 * MiB, ge=1024, description="Largest request body accepted.")
+    max_header_bytes: int = Field(
+        64 * KiB,
+        ge=1024,
+        description="Largest request head (request line and header fields) or trailer section.",
+    )
+    max_headers: int = Field(
+        100, ge=16, description="Most fields in one request head or trailer section."
+    )
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How long a client has to send a complete request head, from connecting or "
+        "from the previous response.",
+    )
     max_idempotency_key_length: int = Field(255, ge=16, le=1024)
     append_queue_size: int = Field(
         20_000, ge=1, description="Appends waiting for the writer before requests get 503."

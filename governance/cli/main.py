@@ -36,9 +36,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Listen port [env GOVERNANCE_PORT]")] = None,
 ) -> None:
     """Apply migrations, load (or create) the checkpoint key, and serve the HTTP API."""
-    import uvicorn
-
-    from governance.api.app import create_app
+    from governance.api.server import serve as serve_http
     from governance.db import upgrade
     from governance.ledger.checkpoint import load_or_create_signing_key
     from governance.logs import configure_logging
@@ -50,14 +48,7 @@ def serve(
     load_or_create_signing_key(settings.signing_key_file)
     # The app opens the runtime in its lifespan and closes it there, so a SIGTERM (after which
     # uvicorn re-raises the signal) still drains the writer and closes the database.
-    uvicorn.run(
-        create_app(settings, freeze_heap=True),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-    )
+    serve_http(settings, host=host, port=port)
 
 
 @db_app.command("upgrade")

@@ -15,9 +15,7 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -25,126 +23,19 @@ import pytest
 
 from governance.ledger import merkle
 from governance.ledger.checkpoint import NoteVerifier
+from tests.e2e._server import ORIGIN, Server, running_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
-ORIGIN = "e2e.governance/ledger"
 MAX_BODY = 4096
-STARTUP_SECONDS = 60
-BIN = Path(sys.executable).parent
 # Uvicorn shuts down gracefully on SIGTERM, then re-raises the signal so the parent sees it.
 CLEAN_EXIT = (0, -signal.SIGTERM)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def governance_command() -> list[str]:
-    """The installed console script when there is one (it is in the project venv)."""
-    script = BIN / "governance"
-    if script.is_file() and os.access(script, os.X_OK):
-        return [str(script)]
-    return [sys.executable, "-m", "governance.cli.main"]
-
-
-@dataclass
-class Server:
-    url: str
-    env: dict[str, str]
-    tmp: Path
-    process: subprocess.Popen[bytes]
-    stdout: Path
-    stderr: Path
-
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [*governance_command(), *args],
-            env=self.env,
-            cwd=self.tmp,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        if check:
-            assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
-        return result
-
-    def create_key(self, role: str, name: str) -> tuple[str, str]:
-        """Create a key with the CLI; returns (key id, key) parsed from its output."""
-        out = self.cli("keys", "create", "--role", role, "--name", name).stdout
-        key = out.rstrip("\n").split("\n")[-1]
-        assert key.startswith("gov_"), out
-        key_id = out.split("created API key ", 1)[1].split()[0]
-        return key_id, key
-
-    def logs(self) -> str:
-        return self.stdout.read_text() + self.stderr.read_text()
-
-
-def _wait_until_healthy(server: Server) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            pytest.fail(
-                f"the server exited with {server.process.returncode} during startup:\n"
-                f"{server.logs()}"
-            )
-        try:
-            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"the server did not become healthy in {STARTUP_SECONDS}s:\n{server.logs()}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> int | None:
-    """SIGTERM, then wait; SIGKILL only if it does not stop. Returns the SIGTERM exit code."""
-    if process.poll() is not None:
-        return process.returncode
-    process.send_signal(signal.SIGTERM)
-    try:
-        return process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-        return None
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVERNANCE_")}
-    env.update(
-        GOVERNANCE_DATABASE_URL=f"sqlite:///{tmp_path / 'g.db'}",
-        GOVERNANCE_SIGNING_KEY_FILE=str(tmp_path / "keys" / "checkpoint.key"),
-        GOVERNANCE_LEDGER_ORIGIN=ORIGIN,
-        GOVERNANCE_MAX_BODY_BYTES=str(MAX_BODY),
-        GOVERNANCE_API_KEY_CACHE_SECONDS="0",
-        GOVERNANCE_LOG_LEVEL="INFO",
-        GOVERNANCE_LOG_JSON="true",
-        PYTHONUNBUFFERED="1",
-    )
-    stdout, stderr = tmp_path / "server.stdout", tmp_path / "server.stderr"
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "governance.cli.main", "serve", "--port", str(port)],
-            env=env,
-            cwd=tmp_path,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-        )
-    srv = Server(f"http://127.0.0.1:{port}", env, tmp_path, process, stdout, stderr)
-    try:
-        _wait_until_healthy(srv)
+    with running_server(tmp_path, max_body_bytes=MAX_BODY) as srv:
         yield srv
-    finally:
-        _stop(process)
 
 
 def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
@@ -177,7 +68,7 @@ def test_live_server(server: Server) -> None:
 
         # The public key over HTTP is the one the CLI prints.
         vkey = http.get("/api/v1/ledger/public-key", headers=_bearer(auditor)).text.strip()
-        assert vkey == server.cli("ledger", "public-key").stdout.strip()
+        assert vkey == server.cli("ledger", "public-key").strip()
         verifier = NoteVerifier.from_verifier_key(vkey)
 
         document = b"%PDF-1.7\n" + bytes(range(256)) * 4
@@ -253,16 +144,16 @@ def test_live_server(server: Server) -> None:
 
         # The CLI, in another process, sees the same ledger and finds it clean.
         audit = server.cli("ledger", "audit")
-        assert f"audit: {size} entries" in audit.stdout
-        assert "OK: no damage found" in audit.stdout
-        note = server.cli("ledger", "checkpoint").stdout
+        assert f"audit: {size} entries" in audit
+        assert "OK: no damage found" in audit
+        note = server.cli("ledger", "checkpoint")
         assert verifier.verify(note).size == size
 
         metrics = http.get("/metrics", headers=_bearer(auditor))
         assert 'governance_ledger_appends_total{kind="evidence"} 3.0' in metrics.text
 
     assert server.process.poll() is None, "the server died during the test"
-    assert _stop(server.process) in CLEAN_EXIT
+    assert server.stop() in CLEAN_EXIT
     _assert_json_logs(server)
 
     # Closing the runtime closes every SQLite connection, and SQLite then checkpoints and removes
@@ -272,7 +163,7 @@ def test_live_server(server: Server) -> None:
 
 def test_malformed_requests_do_not_hurt_the_server(server: Server) -> None:
     _key_id, ingest = server.create_key("ingest", "e2e ingest")
-    host, port = server.url.removeprefix("http://").split(":")
+    host, port = server.address
     raw = (
         b"POST /api/v1/evidence HTTP/1.1\r\n"
         b"Host: " + host.encode() + b"\r\n"
@@ -281,7 +172,7 @@ def test_malformed_requests_do_not_hurt_the_server(server: Server) -> None:
         b"Content-Length: abc\r\n"
         b"Connection: close\r\n\r\nhello"
     )
-    with socket.create_connection((host, int(port)), timeout=10) as conn:
+    with socket.create_connection((host, port), timeout=10) as conn:
         conn.sendall(raw)
         reply = b""
         while chunk := conn.recv(65536):
@@ -293,7 +184,7 @@ def test_malformed_requests_do_not_hurt_the_server(server: Server) -> None:
         assert http.get("/healthz").status_code == 200
         # Nothing was appended: only the startup trust-configuration entry is there.
         assert http.get("/readyz").json()["tree_size"] == 1
-    assert _stop(server.process) in CLEAN_EXIT
+    assert server.stop() in CLEAN_EXIT
     _assert_json_logs(server)
 
 

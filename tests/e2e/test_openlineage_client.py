@@ -14,17 +14,12 @@ import base64
 import gzip
 import hashlib
 import json
-import os
 import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,11 +42,10 @@ from openlineage.client.transport.http import (
 
 from governance.lineage.validation import GOVERNANCE_FACET_SCHEMA_URL
 from tests.conftest import openlineage_fixture
+from tests.e2e._server import Server, running_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
-ORIGIN = "e2e.governance/ledger"
-STARTUP_SECONDS = 60
 SMALL_LIMIT = 4096
 ACCEPTED_FOLDERS = ("real", "clients", "edge-cases", "scenarios")
 NO_RUN_ID = "negative/fluentd_event_no_run_id.json"
@@ -72,131 +66,6 @@ PRODUCER = "https://github.com/governance-audit/tests/e2e/test_openlineage_clien
 
 
 # ------------------------------------------------------------------------------- live server
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def governance_command() -> list[str]:
-    """The installed console script when there is one (it is in the project venv)."""
-    script = Path(sys.executable).parent / "governance"
-    if script.is_file() and os.access(script, os.X_OK):
-        return [str(script)]
-    return [sys.executable, "-m", "governance.cli.main"]
-
-
-@dataclass
-class Server:
-    url: str
-    env: dict[str, str]
-    tmp: Path
-    process: subprocess.Popen[bytes]
-    stdout: Path
-    stderr: Path
-    keys: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def database(self) -> Path:
-        return self.tmp / "g.db"
-
-    def cli(self, *args: str) -> str:
-        result = subprocess.run(
-            [*governance_command(), *args],
-            env=self.env,
-            cwd=self.tmp,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert result.returncode == 0, (args, result.returncode, result.stdout, result.stderr)
-        return result.stdout
-
-    def key(self, role: str) -> str:
-        """An API key for ``role``, made once with ``governance keys create``."""
-        if role not in self.keys:
-            out = self.cli("keys", "create", "--role", role, "--name", f"e2e {role}")
-            key = out.rstrip("\n").split("\n")[-1]
-            assert key.startswith("gov_"), out
-            self.keys[role] = key
-        return self.keys[role]
-
-    def logs(self) -> str:
-        return self.stdout.read_text() + self.stderr.read_text()
-
-    def access_log(self) -> list[dict[str, Any]]:
-        records = []
-        for line in self.logs().splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict) and record.get("logger") == "governance.access":
-                records.append(record)
-        return records
-
-    def tree_size(self) -> int:
-        return int(httpx.get(f"{self.url}/readyz", timeout=10).json()["tree_size"])
-
-    def stop(self) -> int | None:
-        """SIGTERM, then wait; SIGKILL only if it does not stop."""
-        if self.process.poll() is not None:
-            return self.process.returncode
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-            return None
-
-
-@contextmanager
-def running_server(tmp: Path, max_body_bytes: int | None = None) -> Iterator[Server]:
-    tmp.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVERNANCE_")}
-    env.update(
-        GOVERNANCE_DATABASE_URL=f"sqlite:///{tmp / 'g.db'}",
-        GOVERNANCE_SIGNING_KEY_FILE=str(tmp / "keys" / "checkpoint.key"),
-        GOVERNANCE_LEDGER_ORIGIN=ORIGIN,
-        GOVERNANCE_API_KEY_CACHE_SECONDS="0",
-        GOVERNANCE_LOG_LEVEL="INFO",
-        GOVERNANCE_LOG_JSON="true",
-        PYTHONUNBUFFERED="1",
-    )
-    if max_body_bytes is not None:
-        env["GOVERNANCE_MAX_BODY_BYTES"] = str(max_body_bytes)
-    stdout, stderr = tmp / "server.stdout", tmp / "server.stderr"
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "governance.cli.main", "serve", "--port", str(port)],
-            env=env,
-            cwd=tmp,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-        )
-    server = Server(f"http://127.0.0.1:{port}", env, tmp, process, stdout, stderr)
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the server exited with {process.returncode}:\n{server.logs()}")
-            try:
-                if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the server did not start in {STARTUP_SECONDS}s:\n{server.logs()}")
-            time.sleep(0.1)
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
