@@ -10,15 +10,25 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from governance.cli.common import command_group, settings_from_env
+from governance.cli.common import (
+    TABLE_HELP,
+    command_group,
+    echo_json,
+    print_table,
+    settings_from_env,
+)
 from governance.lineage.graph import Direction
 
 if TYPE_CHECKING:
     from governance.lineage.queries import LineageQueries
 
-app = command_group("Lineage questions (jobs, runs, datasets, models).")
+app = command_group(
+    "Lineage questions (jobs, runs, datasets, models). Answers are tables on a terminal; "
+    "piped or redirected, a table is tab-separated with a header line and every value in full "
+    "(for grep and cut); --json prints JSON."
+)
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
+JsonOption = Annotated[bool, typer.Option("--json", help=TABLE_HELP)]
 Namespace = Annotated[str, typer.Option(help="Dataset or job namespace")]
 Name = Annotated[str, typer.Option(help="Dataset or job name (a run id for --type run)")]
 Depth = Annotated[int, typer.Option(help="Hops to follow", min=0, max=50)]
@@ -50,25 +60,9 @@ def _queries() -> Iterator[LineageQueries]:
 
 def _show(rows: list[dict[str, Any]], columns: list[str], as_json: bool, title: str) -> None:
     if as_json:
-        typer.echo(json.dumps(rows, indent=2, default=str))
+        echo_json(rows)
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*[_cell(row.get(c)) for c in columns])
-    Console().print(table)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, dict | list):
-        return json.dumps(value, default=str)
-    return str(value)
+    print_table(rows, columns, title)
 
 
 def _aware(value: datetime | None) -> datetime | None:
