@@ -1,9 +1,14 @@
-"""``governance ledger``: checkpoints, audit, export, offline verification and erasure."""
+"""``governance ledger``: checkpoints, audit, export, offline verification and erasure.
+
+Roots are shown in hex, as the API and the export bundle give them, and in base64, as signed
+checkpoints carry them, so either can be compared by eye.
+"""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -24,14 +29,33 @@ app = command_group("The verifiable ledger.")
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON")]
 
 
+def _base64(root: bytes) -> str:
+    return base64.b64encode(root).decode("ascii")
+
+
+def root_text(root: bytes) -> str:
+    """``root <hex> (base64 <base64>)``: the root as the API and as checkpoints spell it."""
+    return f"root {root.hex()} (base64 {_base64(root)})"
+
+
+def with_root_base64(data: dict[str, Any], root: bytes) -> dict[str, Any]:
+    """``data`` (a JSON answer with a hex ``root``) with ``root_base64`` right after ``root``."""
+    answer: dict[str, Any] = {}
+    for key, value in data.items():
+        answer[key] = value
+        if key == "root":
+            answer["root_base64"] = _base64(root)
+    return answer
+
+
 def _print_report(report: AuditReport, as_json: bool, label: str) -> int:
     if as_json:
-        echo_json(report.to_json())
+        echo_json(with_root_base64(report.to_json(), report.root))
     else:
         rate = report.entries / report.seconds if report.seconds else 0.0
         typer.echo(
             f"{label}: {report.entries} entries, {report.checkpoints} checkpoints, "
-            f"root {report.root.hex()} ({report.seconds:.2f}s, {rate:,.0f} entries/s)"
+            f"{root_text(report.root)}, in {report.seconds:.2f}s ({rate:,.0f} entries/s)"
         )
         if report.erased:
             shown = ", ".join(str(i) for i in report.erased[:20])
@@ -90,6 +114,9 @@ def export(
     no_payloads: Annotated[
         bool, typer.Option("--no-payloads", help="Leave payload bytes out (envelopes only)")
     ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the bundle's manifest as JSON")
+    ] = False,
 ) -> None:
     """Write entries, checkpoints, the public key and payloads to a bundle for offline checks."""
     from governance.ledger.bundle import export_bundle
@@ -100,7 +127,11 @@ def export(
             manifest = export_bundle(
                 rt.engine, rt.ledger.verifier_key, out, payloads=not no_payloads, progress=advance
             )
-    typer.echo(f"exported {manifest['size']} entries to {out} (root {manifest['root']})")
+    root = bytes.fromhex(manifest["root"])
+    if as_json:
+        echo_json({"bundle": str(out), **with_root_base64(manifest, root)})
+        return
+    typer.echo(f"exported {manifest['size']} entries to {out}, {root_text(root)}")
 
 
 @app.command()
@@ -170,11 +201,12 @@ def status(
         data = {
             "ledger_size": size,
             "root": root.hex(),
+            "root_base64": _base64(root),
             "projections": [p.to_json() for p in projections],
         }
         echo_json(data)
     else:
-        typer.echo(f"ledger: {size} entries, root {root.hex()}")
+        typer.echo(f"ledger: {size} entries, {root_text(root)}")
         for p in projections:
             state = "up to date" if p.behind == 0 else f"{p.behind} entries behind"
             typer.echo(f"{p.name} projection: {state} (next index {p.next_index})")

@@ -457,3 +457,43 @@ def test_verify_a_missing_bundle(cli: Cli) -> None:
     assert result.code == EXIT_ERROR, result
     assert "/nonexistent" in result.err
     assert "Traceback" not in result.err
+
+
+# ------------------------------------------------------------------------ roots in base64
+
+
+def test_roots_are_shown_in_hex_and_base64(cli: Cli, env: Env, receipts: list[Receipt]) -> None:
+    root = merkle.root_from_leaf_hashes([r.leaf_hash for r in receipts])
+    both = f"root {root.hex()} (base64 {base64.b64encode(root).decode()})"
+
+    readable: list[tuple[str, ...]] = [
+        ("audit",),
+        ("status",),
+        ("export", "--out", str(env.tmp / "b1")),
+    ]
+    for argv in readable:
+        result = cli("ledger", *argv)
+        assert result.code == EXIT_OK, result
+        assert both in result.out, (argv, result.out)
+    verified = cli(
+        "ledger", "verify", "--bundle", str(env.tmp / "b1"), "--public-key", public_key(cli)
+    )
+    assert both in verified.out
+
+    as_json: list[tuple[str, ...]] = [
+        ("audit", "--json"),
+        ("status", "--json"),
+        ("export", "--out", str(env.tmp / "b2"), "--json"),
+        ("verify", "--bundle", str(env.tmp / "b2"), "--json"),
+    ]
+    for argv in as_json:
+        result = cli("ledger", *argv)
+        assert result.code == EXIT_OK, result
+        document = json.loads(result.out)
+        assert document["root"] == root.hex(), argv  # unchanged
+        assert base64.b64decode(document["root_base64"]) == root, argv
+        keys = list(document)
+        assert keys.index("root_base64") == keys.index("root") + 1, argv
+    exported = json.loads(cli("ledger", "export", "--out", str(env.tmp / "b3"), "--json").out)
+    assert exported["bundle"] == str(env.tmp / "b3")
+    assert exported["size"] == ENTRIES
