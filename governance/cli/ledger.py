@@ -7,6 +7,10 @@ checkpoints carry them, so either can be compared by eye.
 from __future__ import annotations
 
 import base64
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,9 +24,11 @@ from governance.cli.common import (
     open_runtime,
     progress,
 )
+from governance.errors import CheckpointError, InputError, LedgerError
 
 if TYPE_CHECKING:
     from governance.ledger.audit import AuditReport
+    from governance.ledger.checkpoint import Checkpoint, NoteVerifier
 
 app = command_group("The verifiable ledger.")
 
@@ -241,3 +247,255 @@ def erase(
     )
     for name in erasure.rebuilding:
         typer.echo(f"{name} projection rebuilt from {size} ledger entries without it")
+
+
+# ------------------------------------------------------------------------ verify-receipt
+#
+# The steps live here rather than in governance/ledger/ because they only compose what the
+# ledger already exports (NoteVerifier, merkle.verify_inclusion, merkle.leaf_hash): each step
+# raises, as those do, and the command names the first step that raised.
+
+_RECEIPT_FIELDS = ("index", "kind", "leaf_hash", "sha256", "tree_size", "checkpoint")
+
+
+@dataclass(frozen=True)
+class _Receipt:
+    """A receipt as the API returns it (``Receipt.to_json``), read and type-checked."""
+
+    index: int
+    kind: str
+    leaf_hash: bytes
+    sha256: str
+    tree_size: int
+    checkpoint: str
+    inclusion_proof: tuple[bytes, ...]
+
+
+def _hash(value: Any, what: str) -> bytes:
+    if not isinstance(value, str) or len(value) != 64:
+        raise InputError(f"the receipt's {what} is not 64 hex digits")
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise InputError(f"the receipt's {what} is not 64 hex digits") from None
+
+
+def _count(value: Any, what: str, low: int) -> int:
+    # bool is an int subclass: `true` is not an index.
+    if type(value) is not int or not low <= value <= 2**64 - 1:
+        raise InputError(f"the receipt's {what} is not an integer of at least {low}")
+    return value
+
+
+def _read_input(path: Path, what: str) -> bytes:
+    """The bytes of ``path`` (``-``: standard input); unreadable is an input error (exit 2)."""
+    if str(path) == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the {what} {path}: {exc.strerror}") from None
+
+
+def _parse_receipt(data: bytes) -> _Receipt:
+    """The receipt in ``data``: alone, or as the ``receipt`` of an API answer."""
+    try:
+        document = json.loads(data)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"the receipt is not JSON: {exc}") from None
+    if isinstance(document, dict) and "leaf_hash" not in document:
+        document = document.get("receipt")
+    if not isinstance(document, dict):
+        raise InputError(
+            "no receipt found",
+            hint='give a receipt {"index", "leaf_hash", ...} or an answer with a "receipt"',
+        )
+    missing = [name for name in (*_RECEIPT_FIELDS, "inclusion_proof") if name not in document]
+    if missing:
+        raise InputError(f"the receipt lacks {', '.join(missing)}")
+    proof = document["inclusion_proof"]
+    if not isinstance(proof, list):
+        raise InputError("the receipt's inclusion_proof is not a list of hashes")
+    if not isinstance(document["kind"], str) or not isinstance(document["checkpoint"], str):
+        raise InputError("the receipt's kind and checkpoint must be strings")
+    sha256 = document["sha256"]
+    _hash(sha256, "sha256")
+    return _Receipt(
+        index=_count(document["index"], "index", 0),
+        kind=document["kind"],
+        leaf_hash=_hash(document["leaf_hash"], "leaf_hash"),
+        sha256=sha256,
+        tree_size=_count(document["tree_size"], "tree_size", 1),
+        checkpoint=document["checkpoint"],
+        inclusion_proof=tuple(_hash(h, f"inclusion_proof[{i}]") for i, h in enumerate(proof)),
+    )
+
+
+def _check_signature(receipt: _Receipt, verifier: NoteVerifier) -> Checkpoint:
+    """Step 1: the checkpoint note is signed by the given key (raises ``CheckpointError``)."""
+    return verifier.verify(receipt.checkpoint)
+
+
+def _check_size(receipt: _Receipt, checkpoint: Checkpoint) -> str:
+    """Step 2: the note is for the tree the receipt's proof is for."""
+    if checkpoint.size != receipt.tree_size:
+        raise CheckpointError(
+            f"the checkpoint is for {checkpoint.size} entries, the receipt for {receipt.tree_size}"
+        )
+    return f"{checkpoint.size} entries"
+
+
+def _check_inclusion(receipt: _Receipt, checkpoint: Checkpoint) -> str:
+    """Step 3: the proof leads from the leaf hash at its index to the note's root."""
+    from governance.ledger import merkle
+
+    proof = receipt.inclusion_proof
+    merkle.verify_inclusion(
+        receipt.leaf_hash, receipt.index, checkpoint.size, proof, checkpoint.root
+    )
+    hashes = "1 hash leads" if len(proof) == 1 else f"{len(proof)} hashes lead"
+    return f"{hashes} to {root_text(checkpoint.root)}"
+
+
+def _check_envelope(receipt: _Receipt, envelope: bytes) -> str:
+    """Step 4: the envelope is the leaf, and names the receipt's index, kind and payload."""
+    from governance.ledger import merkle
+
+    if merkle.leaf_hash(envelope) != receipt.leaf_hash:
+        raise LedgerError("SHA-256(0x00 ‖ envelope) is not the receipt's leaf hash")
+    try:
+        fields = json.loads(envelope)
+        named = (fields["index"], fields["kind"], fields["payload"]["sha256"])
+    except (ValueError, TypeError, KeyError) as exc:
+        raise LedgerError(f"the envelope is not a ledger envelope: {exc!r}") from None
+    expected = (receipt.index, receipt.kind, receipt.sha256)
+    for name, got, want in zip(("index", "kind", "payload sha256"), named, expected, strict=True):
+        if got != want:
+            raise LedgerError(f"the envelope's {name} is {got!r}, the receipt's {want!r}")
+    return f"entry {receipt.index}, kind {receipt.kind}, payload sha256 {receipt.sha256}"
+
+
+@dataclass
+class _Step:
+    """One step of ``verify-receipt`` and how it went: ok, failed, skipped or not run."""
+
+    name: str
+    status: str = "not run"
+    detail: str = ""
+
+    def run(self, check: Callable[[], str]) -> bool:
+        """Run ``check``; record its detail, or the error it raised. True when it passed."""
+        try:
+            self.detail = check()
+        except LedgerError as exc:
+            self.status, self.detail = "failed", exc.message
+            return False
+        self.status = "ok"
+        return True
+
+    def to_json(self) -> dict[str, str]:
+        """``{"step", "status", "detail"}``."""
+        return {"step": self.name, "status": self.status, "detail": self.detail}
+
+
+def _verify_receipt(
+    receipt: _Receipt, verifier: NoteVerifier, envelope: bytes | None
+) -> tuple[list[_Step], Checkpoint | None]:
+    """Run the steps in order, stopping at the first that fails.
+
+    1. the checkpoint signature, with the verifier key given out of band;
+    2. the checkpoint's tree size is the receipt's ``tree_size``;
+    3. the inclusion proof of ``leaf_hash`` at ``index`` against the checkpoint's root;
+    4. with an envelope: it hashes to the leaf and names the same index, kind and payload.
+    """
+    signature, size, inclusion, envelope_step = steps = [_Step(n) for n in RECEIPT_STEPS]
+    try:
+        checkpoint = _check_signature(receipt, verifier)
+    except CheckpointError as exc:
+        signature.status, signature.detail = "failed", exc.message
+        return steps, None
+    signature.status, signature.detail = "ok", f"signed by {verifier.name}"
+    passed = size.run(lambda: _check_size(receipt, checkpoint)) and inclusion.run(
+        lambda: _check_inclusion(receipt, checkpoint)
+    )
+    if passed and envelope is None:
+        envelope_step.status, envelope_step.detail = "skipped", "no --envelope given"
+    elif passed and envelope is not None:
+        envelope_step.run(lambda: _check_envelope(receipt, envelope))
+    return steps, checkpoint
+
+
+#: The steps of ``verify-receipt``, in order (names as the output gives them).
+RECEIPT_STEPS = ("checkpoint signature", "tree size", "inclusion proof", "envelope")
+
+
+@app.command("verify-receipt")
+def verify_receipt(
+    receipt_file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="RECEIPT.json",
+            help="A receipt, or an API answer holding one as \"receipt\" ('-': standard input)",
+        ),
+    ],
+    public_key: Annotated[
+        str,
+        typer.Option(
+            "--public-key", help="Verifier key obtained out of band (name+id+key, as `public-key`)"
+        ),
+    ],
+    envelope_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--envelope",
+            help="The entry's exact envelope bytes (GET /api/v1/ledger/entries/{i}, "
+            "envelope base64-decoded): check it is the leaf and names the same entry",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Verify one receipt offline: no database, no server.
+
+    Checks, in order: the checkpoint's signature with the given key, that the checkpoint is
+    for the receipt's tree size, the inclusion proof of the leaf hash at its index against
+    the checkpoint's root, and, with --envelope, that SHA-256(0x00 ‖ envelope) is the leaf
+    hash and that the envelope names the receipt's index, kind and payload SHA-256.
+
+    Exit 0 verified, 1 not (naming the first step that failed), 2 unreadable input.
+    """
+    from governance.ledger.checkpoint import NoteVerifier
+
+    try:
+        verifier = NoteVerifier.from_verifier_key(public_key)
+    except CheckpointError as exc:
+        raise InputError(
+            f"the public key is malformed: {exc.message}",
+            hint="give it as `governance ledger public-key` prints it: name+keyid+base64",
+        ) from None
+    receipt = _parse_receipt(_read_input(receipt_file, "receipt"))
+    envelope = None if envelope_file is None else _read_input(envelope_file, "envelope")
+    steps, checkpoint = _verify_receipt(receipt, verifier, envelope)
+    failed = next((s.name for s in steps if s.status == "failed"), None)
+    verified = failed is None
+    if as_json:
+        answer: dict[str, Any] = {
+            "verified": verified,
+            "failed_step": failed,
+            "index": receipt.index,
+            "kind": receipt.kind,
+            "leaf_hash": receipt.leaf_hash.hex(),
+            "tree_size": receipt.tree_size,
+        }
+        if checkpoint is not None:
+            answer = with_root_base64({**answer, "root": checkpoint.root.hex()}, checkpoint.root)
+        echo_json({**answer, "steps": [s.to_json() for s in steps]})
+    else:
+        typer.echo(
+            f"receipt: entry {receipt.index} ({receipt.kind}), leaf {receipt.leaf_hash.hex()}, "
+            f"tree of {receipt.tree_size} entries"
+        )
+        for step in steps:
+            if step.status != "not run":
+                typer.echo(f"{step.status.upper()}: {step.name}: {step.detail}")
+        typer.echo("verified" if verified else "NOT verified")
+    raise typer.Exit(EXIT_OK if verified else EXIT_FAILED_CHECK)
