@@ -349,11 +349,10 @@ class WarningModel(BaseModel):
     message: str = Field(description="what deviates from the OpenLineage schema")
 
 
-class LineageEventResponse(BaseModel):
-    """An OpenLineage event of the ledger, from its envelope, and its schema warnings."""
+class EventSummaryModel(BaseModel):
+    """What an OpenLineage event's ledger envelope says about it, with names resolved."""
 
     ledger_index: int = Field(description="the event's ledger index")
-    kind: str = Field(description="the entry's kind: openlineage")
     event_kind: str | None = Field(description="run, dataset or job (the event's shape)")
     event_type: str | None = Field(description="eventType of a run event (START, COMPLETE, …)")
     event_time: str | None = Field(description="eventTime, in UTC")
@@ -362,17 +361,17 @@ class LineageEventResponse(BaseModel):
     run_id: str | None = Field(description="run.runId of a run event")
     dataset: NodeNameModel | None = Field(description="the dataset of a dataset event")
     erased: bool = Field(description="the payload was erased, and the projection forgot it")
+
+
+class LineageEventResponse(EventSummaryModel):
+    """An OpenLineage event of the ledger and the schema warnings recorded for it."""
+
+    kind: str = Field(description="the entry's kind: openlineage")
     warnings: list[WarningModel] = Field(description="in the order validation found them")
 
 
-class WarningListItemModel(WarningModel):
+class WarningListItemModel(EventSummaryModel, WarningModel):
     """A schema warning with the event it was recorded for."""
-
-    ledger_index: int = Field(description="the event's ledger index")
-    event_kind: str | None = Field(description="run, dataset or job")
-    event_time: str | None = Field(description="the event's eventTime, in UTC")
-    job: NodeNameModel | None = Field(description="the event's job, when known")
-    dataset: NodeNameModel | None = Field(description="the dataset of a dataset event")
 
 
 class WarningListResponse(BaseModel):

@@ -83,6 +83,20 @@ class EventSummary:
     dataset: NodeName | None
     erased: bool
 
+    def to_json(self) -> dict[str, Any]:
+        """The event's fields in the API's and the CLI's answers."""
+        return {
+            "ledger_index": self.index,
+            "event_kind": self.event_kind,
+            "event_type": self.event_type,
+            "event_time": self.event_time,
+            "received_at": self.received_at,
+            "job": self.job.to_json() if self.job is not None else None,
+            "run_id": self.run_id,
+            "dataset": self.dataset.to_json() if self.dataset is not None else None,
+            "erased": self.erased,
+        }
+
     @property
     def namespace(self) -> str | None:
         """The job's namespace; for a DatasetEvent, which has no job, the dataset's."""
@@ -101,18 +115,10 @@ class EventWarnings:
 
     def to_json(self) -> dict[str, Any]:
         """The answer of ``GET /api/v1/lineage/events/{index}`` and ``lineage warnings --index``."""
-        e = self.summary
         return {
-            "ledger_index": e.index,
+            "ledger_index": self.summary.index,
             "kind": self.kind,
-            "event_kind": e.event_kind,
-            "event_type": e.event_type,
-            "event_time": e.event_time,
-            "received_at": e.received_at,
-            "job": e.job.to_json() if e.job is not None else None,
-            "run_id": e.run_id,
-            "dataset": e.dataset.to_json() if e.dataset is not None else None,
-            "erased": e.erased,
+            **self.summary.to_json(),
             "warnings": [w.to_json() for w in self.warnings],
         }
 
@@ -126,15 +132,7 @@ class WarningListItem:
 
     def to_json(self) -> dict[str, Any]:
         """One item of ``GET /api/v1/lineage/warnings`` and of ``lineage warnings --json``."""
-        e = self.summary
-        return {
-            "ledger_index": e.index,
-            **self.warning.to_json(),
-            "event_kind": e.event_kind,
-            "event_time": e.event_time,
-            "job": e.job.to_json() if e.job is not None else None,
-            "dataset": e.dataset.to_json() if e.dataset is not None else None,
-        }
+        return {**self.summary.to_json(), **self.warning.to_json()}
 
 
 def _bounded(name: str, value: int, low: int) -> None:
