@@ -408,7 +408,7 @@ async def lineage_warnings(
         str | None,
         Query(description="only events whose job (a dataset event: dataset) is in it"),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, Query(ge=1, le=MAX_INDEX)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_INDEX)] = 0,
 ) -> WarningListResponse:
     """Each warning with its event's ledger index and job; paginated by warnings."""

@@ -276,11 +276,12 @@ def test_pages_make_up_the_whole_listing(
         pages.extend(page)
     assert pages == whole
     assert listed(client, keys["auditor"], offset=MAX_INDEX, **filters) == []
+    assert listed(client, keys["auditor"], limit=MAX_INDEX, **filters) == whole
 
 
 @pytest.mark.parametrize(
     "params",
-    [{"limit": 0}, {"limit": 1001}, {"offset": -1}, {"offset": MAX_INDEX + 1}],
+    [{"limit": 0}, {"limit": MAX_INDEX + 1}, {"offset": -1}, {"offset": MAX_INDEX + 1}],
 )
 def test_listing_bounds(client: TestClient, keys: dict[str, str], params: dict[str, int]) -> None:
     response = client.get(WARNINGS, params=params, headers=bearer(keys["auditor"]))
