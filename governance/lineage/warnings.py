@@ -15,7 +15,7 @@ first colon first, as for Marquez node ids (:func:`~governance.lineage.nodes.res
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,59 +160,62 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+#: What an entry's subjects name, by prefix: the kind of node and its projection id.
+_NODES: dict[str, Callable[[str, str], int]] = {"job:": job_id, "dataset:": dataset_id}
+
+
+def _nodes_named(envelope: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """``(prefix, rest)`` of the job subject, and of a DatasetEvent's dataset subject.
+
+    A run event's datasets are in the lineage graph; only a dataset event is *about* one.
+    """
+    for name in _subject_names(envelope):
+        if name.startswith("job:"):
+            yield "job:", name[4:]
+        elif name.startswith("dataset:") and envelope.get("event") == "dataset":
+            yield "dataset:", name[8:]
+
+
 class _Resolver:
-    """Resolves the job and dataset subjects of several envelopes with one query per table."""
+    """Names the jobs and datasets of several envelopes, with one query per table."""
 
     def __init__(self, conn: Connection, envelopes: Sequence[dict[str, Any]]) -> None:
-        jobs: set[int] = set()
-        datasets: set[int] = set()
+        wanted: dict[str, set[int]] = {prefix: set() for prefix in _NODES}
         for envelope in envelopes:
-            for name in _subject_names(envelope):
-                if name.startswith("job:"):
-                    jobs.update(job_id(n.namespace, n.name) for n in _splits(name[4:]))
-                elif name.startswith("dataset:") and envelope.get("event") == "dataset":
-                    datasets.update(dataset_id(n.namespace, n.name) for n in _splits(name[8:]))
-        self._jobs = self._known(conn, "lineage_jobs", jobs)
-        self._datasets = self._known(conn, "lineage_datasets", datasets)
+            for prefix, rest in _nodes_named(envelope):
+                pk = _NODES[prefix]
+                wanted[prefix].update(pk(n.namespace, n.name) for n in _splits(rest))
+        self._known = {
+            "job:": self._existing(conn, "lineage_jobs", wanted["job:"]),
+            "dataset:": self._existing(conn, "lineage_datasets", wanted["dataset:"]),
+        }
 
     @staticmethod
-    def _known(conn: Connection, table: str, ids: set[int]) -> set[int]:
+    def _existing(conn: Connection, table: str, ids: set[int]) -> set[int]:
         if not ids:
             return set()
         # Only the caller's fixed table name is interpolated; the ids are one bound parameter.
         sql = f"SELECT id FROM {table} WHERE {{ids}}"  # noqa: S608
         return {int(r[0]) for r in rows_for_ids(conn, sql, "id", ids)}
 
+    def _named(self, prefix: str, rest: str) -> NodeName | None:
+        """The reading of ``rest`` that names a node of the projection, the first colon first."""
+        pk, known = _NODES[prefix], self._known[prefix]
+        return next((n for n in _splits(rest) if pk(n.namespace, n.name) in known), None)
+
     def event(self, index: int, envelope: dict[str, Any], erased: bool) -> EventSummary:
         """The event an envelope describes, with its job and dataset named when known."""
-        job = dataset = None
-        run_id = None
-        for name in _subject_names(envelope):
-            if name.startswith("job:") and job is None:
-                job = next(
-                    (n for n in _splits(name[4:]) if job_id(n.namespace, n.name) in self._jobs),
-                    None,
-                )
-            elif name.startswith("run:") and run_id is None:
-                run_id = name[4:]
-            elif name.startswith("dataset:") and envelope.get("event") == "dataset":
-                dataset = next(
-                    (
-                        n
-                        for n in _splits(name[8:])
-                        if dataset_id(n.namespace, n.name) in self._datasets
-                    ),
-                    None,
-                )
+        named = {prefix: self._named(prefix, rest) for prefix, rest in _nodes_named(envelope)}
+        runs = [name[4:] for name in _subject_names(envelope) if name.startswith("run:")]
         return EventSummary(
             index=index,
             event_kind=_text(envelope.get("event")),
             event_type=_text(envelope.get("event_type")),
             event_time=_text(envelope.get("event_time")),
             received_at=_text(envelope.get("received_at")),
-            job=job,
-            run_id=run_id,
-            dataset=dataset,
+            job=named.get("job:"),
+            run_id=runs[0] if runs else None,
+            dataset=named.get("dataset:"),
             erased=erased,
         )
 
