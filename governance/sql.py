@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
 __all__ = [
+    "MAX_BIGINT",
     "Dialect",
     "id_filter",
     "keyset",
@@ -41,6 +42,9 @@ __all__ = [
 ]
 
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
+
+#: Largest ledger index, size, offset or limit: both databases store 64-bit signed integers.
+MAX_BIGINT = 2**63 - 1
 
 
 @functools.cache

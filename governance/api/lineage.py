@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import pydantic_core
-from fastapi import Body, Depends, Header, Query, Request, Response
+from fastapi import Body, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from governance.api import routing
@@ -21,6 +22,7 @@ from governance.ledger.kinds import LINEAGE_PROJECTION
 from governance.lineage.classification import check_classification
 from governance.lineage.ingest import check_content_type, decode_body
 from governance.lineage.queries import MAX_DEPTH, Direction, Graph
+from governance.lineage.warnings import LineageWarnings
 
 router = routing.router(tags=["lineage"])
 READERS = (Role.AUDITOR, Role.GATE, Role.ADMIN)
@@ -328,3 +330,89 @@ async def consent_withdrawal(
     return await run_in_threadpool(
         lambda: queries.consent_withdrawal_impact(namespace, name, since, depth=depth)
     )
+
+
+# ------------------------------------------------------------------------- schema warnings
+
+
+class NodeNameModel(BaseModel):
+    """A job or dataset, by namespace and name."""
+
+    namespace: str
+    name: str
+
+
+class WarningModel(BaseModel):
+    """One schema warning recorded for an event."""
+
+    position: int = Field(description="its place among the event's warnings, from 0")
+    path: str = Field(description="where in the event, as a JSON path such as $.run.facets")
+    message: str = Field(description="what deviates from the OpenLineage schema")
+
+
+class EventSummaryModel(BaseModel):
+    """What an OpenLineage event's ledger envelope says about it, with names resolved."""
+
+    ledger_index: int = Field(description="the event's ledger index")
+    event_kind: str | None = Field(description="run, dataset or job (the event's shape)")
+    event_type: str | None = Field(description="eventType of a run event (START, COMPLETE, …)")
+    event_time: str | None = Field(description="eventTime, in UTC")
+    received_at: str | None = Field(description="when the ledger accepted the event")
+    job: NodeNameModel | None = Field(description="the event's job, when known")
+    run_id: str | None = Field(description="run.runId of a run event")
+    dataset: NodeNameModel | None = Field(description="the dataset of a dataset event")
+    erased: bool = Field(description="the payload was erased, and the projection forgot it")
+
+
+class LineageEventResponse(EventSummaryModel):
+    """An OpenLineage event of the ledger and the schema warnings recorded for it."""
+
+    kind: str = Field(description="the entry's kind: openlineage")
+    warnings: list[WarningModel] = Field(description="in the order validation found them")
+
+
+class WarningListItemModel(EventSummaryModel, WarningModel):
+    """A schema warning with the event it was recorded for."""
+
+
+class WarningListResponse(BaseModel):
+    """A page of schema warnings, newest event first."""
+
+    warnings: list[WarningListItemModel]
+
+
+@router.get(
+    "/api/v1/lineage/events/{index}",
+    summary="One OpenLineage event of the ledger and the schema warnings recorded for it",
+    dependencies=QUERY_DEPENDENCIES,
+    response_model=LineageEventResponse,
+    responses={404: {"description": "no entry at this index, or not an OpenLineage event"}},
+)
+async def lineage_event(
+    request: Request, index: Annotated[int, Path(ge=0, le=MAX_INDEX)]
+) -> LineageEventResponse:
+    """Kind, type, time, job and run from the event's envelope; warnings from validation."""
+    warnings = LineageWarnings(runtime(request).engine)
+    found = await run_in_threadpool(warnings.event, index)
+    return LineageEventResponse.model_validate(found.to_json())
+
+
+@router.get(
+    "/api/v1/lineage/warnings",
+    summary="Schema warnings recorded for OpenLineage events, newest event first",
+    dependencies=QUERY_DEPENDENCIES,
+    response_model=WarningListResponse,
+)
+async def lineage_warnings(
+    request: Request,
+    namespace: Annotated[
+        str | None,
+        Query(description="only events whose job (a dataset event: dataset) is in it"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_INDEX)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_INDEX)] = 0,
+) -> WarningListResponse:
+    """Each warning with its event's ledger index and job; paginated by warnings."""
+    warnings = LineageWarnings(runtime(request).engine)
+    items = await run_in_threadpool(lambda: warnings.listing(namespace, limit=limit, offset=offset))
+    return WarningListResponse.model_validate({"warnings": [i.to_json() for i in items]})

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-#: Ledger indexes, sizes and offsets are 64-bit signed integers in both databases.
-MAX_INDEX = 2**63 - 1
+from governance.sql import MAX_BIGINT as MAX_INDEX
+
+__all__ = ["MAX_INDEX", "ReceiptModel"]
 
 
 class ReceiptModel(BaseModel):

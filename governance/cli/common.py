@@ -8,7 +8,8 @@ imported inside the commands that use them, so every command starts quickly.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -91,3 +92,52 @@ def progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
 def echo_json(value: Any) -> None:
     """Print ``value`` as indented JSON (``--json`` output)."""
     typer.echo(json.dumps(value, indent=2, default=str))
+
+
+#: What ``--help`` says about tables, wherever a command prints one.
+TABLE_HELP = (
+    "Print JSON instead of a table (a table is tab-separated, with a header line and values "
+    "in full, when output is not a terminal)"
+)
+
+# Escapes that keep a tab-separated row on one line and its columns apart (as in "linear TSV").
+_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def cell(value: Any) -> str:
+    """A value as a table cell: ``-`` for none, JSON for lists and objects."""
+    if value is None:
+        return "-"
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def print_table(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], title: str | None = None
+) -> None:
+    r"""Print ``rows`` (their ``columns``) for a person on a terminal, or for a program.
+
+    On a terminal: a rich table, fitted to its width. Otherwise (a pipe, a file): one header
+    line of the column names, then one line per row, tab-separated, every value in full, with
+    tab, newline, carriage return and backslash written as ``\t``, ``\n``, ``\r`` and ``\\``
+    so each row stays one line for ``grep``, ``cut -f`` and ``sort``. The title is left out
+    there: it is for people, and would be one more line to skip.
+    """
+    if not sys.stdout.isatty():
+        lines = ["\t".join(columns)]
+        lines.extend(
+            "\t".join(cell(row.get(c)).translate(_TSV_ESCAPES) for c in columns) for row in rows
+        )
+        typer.echo("\n".join(lines))
+        return
+    # Imported here: rich takes longer to import than a command without a table needs.
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*[cell(row.get(c)) for c in columns])
+    Console().print(table)

@@ -1,9 +1,14 @@
-"""``governance ledger``: checkpoints, audit, export, offline verification and erasure."""
+"""``governance ledger``: checkpoints, audit, export, offline verification and erasure.
+
+Roots are shown in hex, as the API and the export bundle give them, and in base64, as signed
+checkpoints carry them, so either can be compared by eye.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,6 +20,8 @@ from governance.cli.common import (
     open_runtime,
     progress,
 )
+from governance.errors import CheckpointError, InputError
+from governance.ledger.receipts import root_base64, root_text
 
 if TYPE_CHECKING:
     from governance.ledger.audit import AuditReport
@@ -24,14 +31,24 @@ app = command_group("The verifiable ledger.")
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON")]
 
 
+def with_root_base64(data: dict[str, Any], root: bytes) -> dict[str, Any]:
+    """``data`` (a JSON answer with a hex ``root``) with ``root_base64`` right after ``root``."""
+    answer: dict[str, Any] = {}
+    for key, value in data.items():
+        answer[key] = value
+        if key == "root":
+            answer["root_base64"] = root_base64(root)
+    return answer
+
+
 def _print_report(report: AuditReport, as_json: bool, label: str) -> int:
     if as_json:
-        echo_json(report.to_json())
+        echo_json(with_root_base64(report.to_json(), report.root))
     else:
         rate = report.entries / report.seconds if report.seconds else 0.0
         typer.echo(
             f"{label}: {report.entries} entries, {report.checkpoints} checkpoints, "
-            f"root {report.root.hex()} ({report.seconds:.2f}s, {rate:,.0f} entries/s)"
+            f"{root_text(report.root)}, in {report.seconds:.2f}s ({rate:,.0f} entries/s)"
         )
         if report.erased:
             shown = ", ".join(str(i) for i in report.erased[:20])
@@ -90,6 +107,9 @@ def export(
     no_payloads: Annotated[
         bool, typer.Option("--no-payloads", help="Leave payload bytes out (envelopes only)")
     ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the bundle's manifest as JSON")
+    ] = False,
 ) -> None:
     """Write entries, checkpoints, the public key and payloads to a bundle for offline checks."""
     from governance.ledger.bundle import export_bundle
@@ -100,7 +120,11 @@ def export(
             manifest = export_bundle(
                 rt.engine, rt.ledger.verifier_key, out, payloads=not no_payloads, progress=advance
             )
-    typer.echo(f"exported {manifest['size']} entries to {out} (root {manifest['root']})")
+    root = bytes.fromhex(manifest["root"])
+    if as_json:
+        echo_json({"bundle": str(out), **with_root_base64(manifest, root)})
+        return
+    typer.echo(f"exported {manifest['size']} entries to {out}, {root_text(root)}")
 
 
 @app.command()
@@ -186,11 +210,12 @@ def status(
         data = {
             "ledger_size": size,
             "root": root.hex(),
+            "root_base64": root_base64(root),
             "projections": [p.to_json() for p in projections],
         }
         echo_json(data)
     else:
-        typer.echo(f"ledger: {size} entries, root {root.hex()}")
+        typer.echo(f"ledger: {size} entries, {root_text(root)}")
         for p in projections:
             state = "up to date" if p.behind == 0 else f"{p.behind} entries behind"
             typer.echo(f"{p.name} projection: {state} (next index {p.next_index})")
@@ -225,3 +250,86 @@ def erase(
     )
     for name in erasure.rebuilding:
         typer.echo(f"{name} projection rebuilt from {size} ledger entries without it")
+
+
+@app.command("verify-receipt")
+def verify_receipt(
+    receipt_file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="RECEIPT.json",
+            help="A receipt, or an API answer holding one as \"receipt\" ('-': standard input)",
+        ),
+    ],
+    public_key: Annotated[
+        str,
+        typer.Option(
+            "--public-key", help="Verifier key obtained out of band (name+id+key, as `public-key`)"
+        ),
+    ],
+    envelope_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--envelope",
+            help="The entry's exact envelope bytes (GET /api/v1/ledger/entries/{i}, "
+            "envelope base64-decoded): check it is the leaf and names the same entry",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Verify one receipt offline: no database, no server.
+
+    Checks, in order: the checkpoint's signature with the given key, that the checkpoint is
+    for the receipt's tree size, the inclusion proof of the leaf hash at its index against
+    the checkpoint's root, and, with --envelope, that SHA-256(0x00 ‖ envelope) is the leaf
+    hash and that the envelope names the receipt's index, kind and payload SHA-256.
+
+    Exit 0 verified, 1 not (naming the first step that failed), 2 unreadable input.
+    """
+    from governance.ledger import receipts
+    from governance.ledger.checkpoint import NoteVerifier
+
+    try:
+        verifier = NoteVerifier.from_verifier_key(public_key)
+    except CheckpointError as exc:
+        raise InputError(
+            f"the public key is malformed: {exc.message}",
+            hint="give it as `governance ledger public-key` prints it: name+keyid+base64",
+        ) from None
+    receipt = receipts.parse_receipt(_read_input(receipt_file, "receipt"))
+    envelope = None if envelope_file is None else _read_input(envelope_file, "envelope")
+    outcome = receipts.verify(receipt, verifier, envelope)
+    steps, checkpoint, failed = outcome.steps, outcome.checkpoint, outcome.failed_step
+    verified = failed is None
+    if as_json:
+        answer: dict[str, Any] = {
+            "verified": verified,
+            "failed_step": failed,
+            "index": receipt.index,
+            "kind": receipt.kind,
+            "leaf_hash": receipt.leaf_hash.hex(),
+            "tree_size": receipt.tree_size,
+        }
+        if checkpoint is not None:
+            answer = with_root_base64({**answer, "root": checkpoint.root.hex()}, checkpoint.root)
+        echo_json({**answer, "steps": [s.to_json() for s in steps]})
+    else:
+        typer.echo(
+            f"receipt: entry {receipt.index} ({receipt.kind}), leaf {receipt.leaf_hash.hex()}, "
+            f"tree of {receipt.tree_size} entries"
+        )
+        for step in steps:
+            if step.status != "not run":
+                typer.echo(f"{step.status.upper()}: {step.name}: {step.detail}")
+        typer.echo("verified" if verified else "NOT verified")
+    raise typer.Exit(EXIT_OK if verified else EXIT_FAILED_CHECK)
+
+
+def _read_input(path: Path, what: str) -> bytes:
+    """The bytes of ``path`` (``-``: standard input); unreadable is an input error (exit 2)."""
+    if str(path) == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the {what} {path}: {exc.strerror}") from None

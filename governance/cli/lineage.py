@@ -10,15 +10,29 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from governance.cli.common import command_group, settings_from_env
+from governance.cli.common import (
+    TABLE_HELP,
+    command_group,
+    echo_json,
+    fail,
+    print_table,
+    settings_from_env,
+)
 from governance.lineage.graph import Direction
+from governance.sql import MAX_BIGINT
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from governance.lineage.queries import LineageQueries
 
-app = command_group("Lineage questions (jobs, runs, datasets, models).")
+app = command_group(
+    "Lineage questions (jobs, runs, datasets, models). Answers are tables on a terminal; "
+    "piped or redirected, a table is tab-separated with a header line and every value in full "
+    "(for grep and cut); --json prints JSON."
+)
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
+JsonOption = Annotated[bool, typer.Option("--json", help=TABLE_HELP)]
 Namespace = Annotated[str, typer.Option(help="Dataset or job namespace")]
 Name = Annotated[str, typer.Option(help="Dataset or job name (a run id for --type run)")]
 Depth = Annotated[int, typer.Option(help="Hops to follow", min=0, max=50)]
@@ -32,10 +46,10 @@ AsOf = Annotated[
 
 
 @contextmanager
-def _queries() -> Iterator[LineageQueries]:
+def _projection() -> Iterator[Engine]:
+    """An engine on a lineage projection that holds every acknowledged event."""
     from governance.db import create_db_engine
     from governance.ledger.kinds import LINEAGE_PROJECTION
-    from governance.lineage.queries import LineageQueries
     from governance.runtime import build_projections
 
     engine = create_db_engine(settings_from_env().database_url, pool=False)
@@ -43,32 +57,24 @@ def _queries() -> Iterator[LineageQueries]:
         # Apply whatever the ledger holds that a server has not projected yet (exactly once,
         # whichever process does it), so answers include every acknowledged event.
         build_projections(engine).catch_up(LINEAGE_PROJECTION)
-        yield LineageQueries(engine)
+        yield engine
     finally:
         engine.dispose()
 
 
+@contextmanager
+def _queries() -> Iterator[LineageQueries]:
+    from governance.lineage.queries import LineageQueries
+
+    with _projection() as engine:
+        yield LineageQueries(engine)
+
+
 def _show(rows: list[dict[str, Any]], columns: list[str], as_json: bool, title: str) -> None:
     if as_json:
-        typer.echo(json.dumps(rows, indent=2, default=str))
+        echo_json(rows)
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*[_cell(row.get(c)) for c in columns])
-    Console().print(table)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, dict | list):
-        return json.dumps(value, default=str)
-    return str(value)
+    print_table(rows, columns, title)
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -238,3 +244,73 @@ def consent_withdrawal(
         return
     _show(result["datasets"], ["id", "model", "classification"], False, "affected datasets")
     _show(result["runs"], ["runId", "job", "state", "eventTime"], False, "affected runs")
+
+
+def _warning_row(item: dict[str, Any]) -> dict[str, Any]:
+    """A warning's JSON as a table row: its event's job, or a dataset event's dataset."""
+    node = item.get("job") or item.get("dataset") or {}
+    return {**item, "event": item["event_kind"], **node}
+
+
+def _event_title(event: dict[str, Any]) -> str:
+    parts = [f"ledger entry {event['ledger_index']}: {event['event_kind'] or '?'} event"]
+    if event["event_type"]:
+        parts.append(event["event_type"])
+    parts.append(f"at {event['event_time']}")
+    if event["run_id"]:
+        parts.append(f"run {event['run_id']}")
+    if event["erased"]:
+        parts.append("(erased)")
+    return " ".join(parts)
+
+
+_WARNING_COLUMNS = ["ledger_index", "event", "namespace", "name", "path", "message"]
+
+
+@app.command()
+def warnings(
+    namespace: Annotated[
+        str | None,
+        typer.Option(help="Only events whose job (for a dataset event: dataset) is in it"),
+    ] = None,
+    index: Annotated[
+        int | None,
+        typer.Option(
+            help="Only the event at this ledger index (--json: with its details)",
+            min=0,
+            max=MAX_BIGINT,
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Warnings to show", min=1, max=MAX_BIGINT)] = 100,
+    offset: Annotated[int, typer.Option(help="Warnings to skip", min=0, max=MAX_BIGINT)] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Schema warnings recorded when events were ingested, newest event first.
+
+    Events that deviate from the OpenLineage schemas are kept, and each deviation is recorded
+    as a warning with its JSON path. With --index, the warnings of one event (exit 2 when that
+    entry is not an OpenLineage event); with --json and --index, the event's kind, type, time,
+    job and run as well.
+    """
+    from governance.lineage.warnings import LineageWarnings
+
+    if index is not None and namespace is not None:
+        raise typer.Exit(fail("give --index or --namespace, not both"))
+    with _projection() as engine:
+        queries = LineageWarnings(engine)
+        if index is not None:
+            event = queries.event(index).to_json()
+        else:
+            items = [i.to_json() for i in queries.listing(namespace, limit=limit, offset=offset)]
+    if index is not None:
+        if as_json:
+            echo_json(event)
+            return
+        common = {k: v for k, v in event.items() if k != "warnings"}
+        rows = [_warning_row({**common, **w}) for w in event["warnings"]]
+        print_table(rows, _WARNING_COLUMNS, _event_title(event))
+        return
+    if as_json:
+        echo_json(items)
+        return
+    print_table([_warning_row(i) for i in items], _WARNING_COLUMNS, "schema warnings")

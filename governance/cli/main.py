@@ -1,6 +1,7 @@
 """``governance``: run the service and operate its ledger.
 
-Exit codes: 0 success; 1 a check found a problem (``ledger audit``, ``ledger verify``);
+Exit codes: 0 success; 1 a check found a problem (an audit, a verification, a policy test or
+an attestation failed, or a projection has entries it could not project);
 2 an error (bad usage, configuration, unreachable database, invalid input).
 Every option that has an environment variable says so in ``--help``; settings are the
 ``GOVERNANCE_*`` variables listed in the README.

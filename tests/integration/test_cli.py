@@ -7,8 +7,10 @@ database (the ``database`` fixture) and its own checkpoint key file.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -457,3 +459,270 @@ def test_verify_a_missing_bundle(cli: Cli) -> None:
     assert result.code == EXIT_ERROR, result
     assert "/nonexistent" in result.err
     assert "Traceback" not in result.err
+
+
+# ------------------------------------------------------------------------ roots in base64
+
+
+def test_roots_are_shown_in_hex_and_base64(cli: Cli, env: Env, receipts: list[Receipt]) -> None:
+    root = merkle.root_from_leaf_hashes([r.leaf_hash for r in receipts])
+    both = f"root {root.hex()} (base64 {base64.b64encode(root).decode()})"
+
+    readable: list[tuple[str, ...]] = [
+        ("audit",),
+        ("status",),
+        ("export", "--out", str(env.tmp / "b1")),
+    ]
+    for argv in readable:
+        result = cli("ledger", *argv)
+        assert result.code == EXIT_OK, result
+        assert both in result.out, (argv, result.out)
+    verified = cli(
+        "ledger", "verify", "--bundle", str(env.tmp / "b1"), "--public-key", public_key(cli)
+    )
+    assert both in verified.out
+
+    as_json: list[tuple[str, ...]] = [
+        ("audit", "--json"),
+        ("status", "--json"),
+        ("export", "--out", str(env.tmp / "b2"), "--json"),
+        ("verify", "--bundle", str(env.tmp / "b2"), "--json"),
+    ]
+    for argv in as_json:
+        result = cli("ledger", *argv)
+        assert result.code == EXIT_OK, result
+        document = json.loads(result.out)
+        assert document["root"] == root.hex(), argv  # unchanged
+        assert base64.b64decode(document["root_base64"]) == root, argv
+        keys = list(document)
+        assert keys.index("root_base64") == keys.index("root") + 1, argv
+    exported = json.loads(cli("ledger", "export", "--out", str(env.tmp / "b3"), "--json").out)
+    assert exported["bundle"] == str(env.tmp / "b3")
+    assert exported["size"] == ENTRIES
+
+
+# ------------------------------------------------------------------------ verify-receipt
+
+
+def write_receipt(env: Env, document: Any, name: str = "receipt.json") -> Path:
+    path = env.tmp / name
+    path.write_text(json.dumps(document))
+    return path
+
+
+def verify_receipt(cli: Cli, path: Path, key: str, *args: str) -> Result:
+    return cli("ledger", "verify-receipt", str(path), "--public-key", key, *args)
+
+
+def envelope_file(env: Env, index: int) -> Path:
+    """The exact envelope bytes of an entry, as the entries API gives them (base64-decoded)."""
+    rt = Runtime.open(Settings())
+    try:
+        envelope = rt.ledger.entry(index).envelope
+    finally:
+        rt.close()
+    path = env.tmp / f"envelope-{index}"
+    path.write_bytes(envelope)
+    return path
+
+
+def test_verify_receipt_of_real_appends(cli: Cli, env: Env, receipts: list[Receipt]) -> None:
+    key = public_key(cli)
+    for receipt in receipts:
+        result = verify_receipt(cli, write_receipt(env, receipt.to_json()), key)
+        assert result.code == EXIT_OK, result
+        assert result.lines[-1] == "verified"
+        assert "SKIPPED: envelope" in result.out
+
+    receipt = receipts[TAMPERED]
+    with_envelope = verify_receipt(
+        cli,
+        write_receipt(env, receipt.to_json()),
+        key,
+        "--envelope",
+        str(envelope_file(env, receipt.index)),
+        "--json",
+    )
+    assert with_envelope.code == EXIT_OK, with_envelope
+    document = json.loads(with_envelope.out)
+    assert document["verified"] is True
+    assert document["failed_step"] is None
+    assert [s["status"] for s in document["steps"]] == ["ok", "ok", "ok", "ok"]
+    checkpoint = NoteVerifier.from_verifier_key(key).verify(receipt.checkpoint)
+    assert document["root"] == checkpoint.root.hex()
+    assert base64.b64decode(document["root_base64"]) == checkpoint.root
+    assert (document["index"], document["tree_size"]) == (receipt.index, receipt.tree_size)
+
+
+def test_verify_receipt_inside_an_api_answer(
+    cli: Cli, env: Env, receipts: list[Receipt], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answer = {"verdict": "pass", "receipt": receipts[-1].to_json()}
+    key = public_key(cli)
+    assert verify_receipt(cli, write_receipt(env, answer), key).code == EXIT_OK
+    # From standard input, as in `curl … | governance ledger verify-receipt -`.
+    stdin = io.TextIOWrapper(io.BytesIO(json.dumps(answer).encode()))
+    monkeypatch.setattr(sys, "stdin", stdin)
+    assert cli("ledger", "verify-receipt", "-", "--public-key", key).code == EXIT_OK
+
+
+def test_verify_receipt_needs_no_database(
+    cli: Cli, env: Env, receipts: list[Receipt], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = public_key(cli)
+    path = write_receipt(env, receipts[-1].to_json())
+    monkeypatch.setenv("GOVERNANCE_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/none")
+    monkeypatch.setenv("GOVERNANCE_SIGNING_KEY_FILE", str(env.tmp / "nowhere" / "key"))
+    result = verify_receipt(cli, path, key)
+    assert result.code == EXIT_OK, result
+    assert not (env.tmp / "nowhere").exists()
+
+
+def _flip_hex(value: str) -> str:
+    return ("0" if value[0] != "0" else "1") + value[1:]
+
+
+def _tamper_leaf(receipt: dict[str, Any]) -> None:
+    receipt["leaf_hash"] = _flip_hex(receipt["leaf_hash"])
+
+
+def _tamper_proof(receipt: dict[str, Any]) -> None:
+    receipt["inclusion_proof"][0] = _flip_hex(receipt["inclusion_proof"][0])
+
+
+def _tamper_note(receipt: dict[str, Any]) -> None:
+    # Another root in the signed text: the signature no longer covers it.
+    origin, size, _root, rest = receipt["checkpoint"].split("\n", 3)
+    changed = base64.b64encode(bytes(32)).decode()
+    receipt["checkpoint"] = "\n".join([origin, size, changed, rest])
+
+
+def _tamper_size(receipt: dict[str, Any]) -> None:
+    receipt["tree_size"] += 1
+
+
+def _tamper_index(receipt: dict[str, Any]) -> None:
+    receipt["index"] -= 1
+
+
+@pytest.mark.parametrize(
+    ("tamper", "step"),
+    [
+        (_tamper_leaf, "inclusion proof"),
+        (_tamper_proof, "inclusion proof"),
+        (_tamper_note, "checkpoint signature"),
+        (_tamper_size, "tree size"),
+        (_tamper_index, "inclusion proof"),
+    ],
+    ids=["leaf-hash", "proof-hash", "note", "tree-size", "index"],
+)
+def test_verify_receipt_finds_tampering(
+    cli: Cli,
+    env: Env,
+    receipts: list[Receipt],
+    tamper: Callable[[dict[str, Any]], None],
+    step: str,
+) -> None:
+    document = receipts[TAMPERED].to_json()
+    assert document["inclusion_proof"], "the receipt needs a proof to tamper with"
+    tamper(document)
+    path = write_receipt(env, document)
+    key = public_key(cli)
+
+    result = verify_receipt(cli, path, key)
+
+    assert_check_failed(result)
+    assert f"FAILED: {step}: " in result.out, result
+    assert result.lines[-1] == "NOT verified"
+    as_json = verify_receipt(cli, path, key, "--json")
+    assert_check_failed(as_json)
+    answer = json.loads(as_json.out)
+    assert answer["verified"] is False
+    assert answer["failed_step"] == step
+
+
+def test_verify_receipt_with_another_key(cli: Cli, env: Env, receipts: list[Receipt]) -> None:
+    impostor = NoteSigner(ORIGIN, Ed25519PrivateKey.generate()).verifier_key
+    result = verify_receipt(cli, write_receipt(env, receipts[-1].to_json()), impostor)
+    assert_check_failed(result)
+    assert "FAILED: checkpoint signature: " in result.out, result
+
+
+def test_verify_receipt_with_the_wrong_envelope(
+    cli: Cli, env: Env, receipts: list[Receipt]
+) -> None:
+    receipt = receipts[TAMPERED]
+    path = write_receipt(env, receipt.to_json())
+    key = public_key(cli)
+    other = verify_receipt(cli, path, key, "--envelope", str(envelope_file(env, 0)))
+    assert_check_failed(other)
+    assert "FAILED: envelope: SHA-256(0x00 ‖ envelope) is not the receipt's leaf hash" in other.out
+
+    # The right envelope, but the receipt names another payload: the leaf still matches.
+    document = {**receipt.to_json(), "sha256": "0" * 64}
+    mismatch = verify_receipt(
+        cli,
+        write_receipt(env, document, "other-payload.json"),
+        key,
+        "--envelope",
+        str(envelope_file(env, receipt.index)),
+    )
+    assert_check_failed(mismatch)
+    assert "FAILED: envelope: the envelope's payload sha256 is" in mismatch.out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read the receipt"),
+        ("not json", "not JSON"),
+        ("[1, 2]", "no receipt found"),
+        ('{"receipt": "x"}', "no receipt found"),
+        ('{"index": 0, "leaf_hash": "00"}', "lacks kind, sha256, tree_size"),
+    ],
+    ids=["missing", "not-json", "a-list", "not-an-object", "incomplete"],
+)
+def test_verify_receipt_of_unreadable_input(
+    cli: Cli, env: Env, receipts: list[Receipt], content: str | None, message: str
+) -> None:
+    path = env.tmp / "input.json"
+    if content is not None:
+        path.write_text(content)
+    result = verify_receipt(cli, path, public_key(cli))
+    assert result.code == EXIT_ERROR, result
+    assert message in result.err
+    assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("index", "2"),
+        ("index", True),
+        ("index", -1),
+        ("tree_size", 0),
+        ("leaf_hash", "zz" * 32),
+        ("sha256", "ab"),
+        ("inclusion_proof", "ab"),
+        ("checkpoint", 7),
+    ],
+)
+def test_verify_receipt_of_malformed_fields(
+    cli: Cli, env: Env, receipts: list[Receipt], field: str, value: Any
+) -> None:
+    document = {**receipts[TAMPERED].to_json(), field: value}
+    result = verify_receipt(cli, write_receipt(env, document), public_key(cli))
+    assert result.code == EXIT_ERROR, result
+    assert field in result.err
+
+
+def test_verify_receipt_with_a_malformed_key_or_envelope_path(
+    cli: Cli, env: Env, receipts: list[Receipt]
+) -> None:
+    path = write_receipt(env, receipts[-1].to_json())
+    malformed = verify_receipt(cli, path, "not+a+key")
+    assert malformed.code == EXIT_ERROR, malformed
+    assert "public key" in malformed.err
+    missing = verify_receipt(cli, path, public_key(cli), "--envelope", str(env.tmp / "none"))
+    assert missing.code == EXIT_ERROR, missing
+    assert "cannot read the envelope" in missing.err
