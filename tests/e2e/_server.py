@@ -156,3 +156,16 @@ def running_server(tmp: Path, **settings: object) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+def requests_logged(server: Server, path: str, status: int) -> int:
+    return sum(1 for r in server.access_log() if r["path"] == path and r["status"] == status)
+
+
+def wait_for_log(server: Server, path: str, status: int, count: int) -> int:
+    """Access log lines are written just after the response; wait for ``count`` of them."""
+    deadline = time.monotonic() + 10
+    while requests_logged(server, path, status) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # a retry would have been logged by now
+    return requests_logged(server, path, status)

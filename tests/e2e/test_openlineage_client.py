@@ -16,7 +16,6 @@ import hashlib
 import json
 import signal
 import sqlite3
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
@@ -42,7 +41,7 @@ from openlineage.client.transport.http import (
 
 from governance.lineage.validation import GOVERNANCE_FACET_SCHEMA_URL
 from tests.conftest import openlineage_fixture
-from tests.e2e._server import Server, running_server
+from tests.e2e._server import Server, requests_logged, running_server, wait_for_log
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -149,19 +148,6 @@ def read_db(server: Server, sql: str, params: tuple[Any, ...] = ()) -> list[tupl
     """Read the server's SQLite file directly (read-only; fine while it runs: WAL)."""
     with closing(sqlite3.connect(f"file:{server.database}?mode=ro", uri=True)) as conn:
         return [tuple(row) for row in conn.execute(sql, params).fetchall()]
-
-
-def requests_logged(server: Server, path: str, status: int) -> int:
-    return sum(1 for r in server.access_log() if r["path"] == path and r["status"] == status)
-
-
-def wait_for_log(server: Server, path: str, status: int, count: int) -> int:
-    """Access log lines are written just after the response; wait for ``count`` of them."""
-    deadline = time.monotonic() + 10
-    while requests_logged(server, path, status) < count and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)  # a retry would have been logged by now
-    return requests_logged(server, path, status)
 
 
 def fresh(event: dict[str, Any]) -> dict[str, Any]:

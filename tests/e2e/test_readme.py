@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_openlineage_client import Server, running_server, wait_for_log
+from tests.e2e._server import Server, running_server, wait_for_log
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
