@@ -49,15 +49,14 @@ signer_policy_note := " (no allowed signers are configured: any verified signer 
 
 cryptography := lib.result("iso-a8.24", "pass", "verified", msg, [digest], indexes) if {
 	count(trusted_signatures) > 0
-	indexes := sort([a.index | some a in trusted_signatures])
-	firsts := [a | some a in trusted_signatures; a.index == indexes[0]]
-	first := firsts[0]
+	indexes := sort({a.index | some a in trusted_signatures})
+	first := trusted_signatures[0]
 	who := signer(first)
 	log := tlog_note(first)
 	msg := concat("", ["the model digest is signed (entry ", num(first.index), ") by ", who, log, signer_policy_note])
 } else := lib.result("iso-a8.24", "fail", "verified", msg, [digest], indexes) if {
 	count(model_signatures) > 0
-	indexes := sort([a.index | some a in model_signatures])
+	indexes := sort({a.index | some a in model_signatures})
 	who := sort({s | some a in model_signatures; s := signer(a)})
 	msg := concat("", ["the model's signatures are by signers not allowed for model signatures: ", concat(", ", who)])
 } else := lib.result("iso-a8.24", "fail", "verified", msg, [digest], []) if {
@@ -102,14 +101,13 @@ source_note(a) := concat("", ["; source ", shown(a.source_repo), " at ", shown(a
 
 secure_development := lib.result("iso-a8.25", "pass", "verified", msg, [digest], indexes) if {
 	count(approved_provenance) > 0
-	indexes := sort([a.index | some a in approved_provenance])
-	firsts := [a | some a in approved_provenance; a.index == indexes[0]]
-	first := firsts[0]
+	indexes := sort({a.index | some a in approved_provenance})
+	first := approved_provenance[0]
 	note := source_note(first)
 	msg := concat("", ["SLSA provenance (entry ", num(first.index), ", ", first.predicate_type, ") from the approved builder ", first.builder_id, " covers the model digest", note])
 } else := lib.result("iso-a8.25", "fail", "verified", msg, [digest], indexes) if {
 	count(provenance) > 0
-	indexes := sort([a.index | some a in provenance])
+	indexes := sort({a.index | some a in provenance})
 	builders := sort({b | some a in provenance; b := shown(a.builder_id)})
 	msg := concat("", ["the model's SLSA provenance comes from builders that are not approved: ", concat(", ", builders)])
 } else := lib.result("iso-a8.25", "fail", "verified", msg, [digest], []) if {
@@ -235,14 +233,17 @@ separation_findings := in_production | rebuilt if {
 	}
 }
 
-declared_digest_indexes := {d.index | some d in input.declared_digests}
+declared_digest_indexes := [d.index | some d in input.declared_digests]
 
 separation_pass_message := msg if {
 	namespaces := concat(", ", sort({j.namespace | some j in build_jobs}))
 	msg := concat("", ["built in non-production namespaces (", namespaces, "); ", num(count(declared_digest_indexes)), " lineage declaration(s) of the model's digest agree with the promoted digest"])
 }
 
-separation_evidence := sort(declared_digest_indexes | {i | some i in build_run_evidence})
+separation_evidence := array.concat(build_run_evidence, [i |
+	some i in declared_digest_indexes
+	not i in build_run_evidence
+])
 
 separation := lib.result("iso-a8.31", "not_evaluated", "verified", "no job upstream of the model is recorded, so where it was built cannot be told", [digest], separation_evidence) if {
 	count(build_jobs) == 0

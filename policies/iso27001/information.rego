@@ -156,35 +156,37 @@ waived_privacy := {[c, w.index] |
 	w := data.governance.gate.waiver_for(c)
 }
 
+# Each personal upstream dataset's jurisdictions, listed: [node, "AE, EU"] ("" for none).
+personal_jurisdictions := {[d.node, listed] |
+	some d in lib.personal_datasets
+	js := lib.jurisdictions(d)
+	listed := concat(", ", sort(js))
+}
+
+unwaived_privacy := blocking_privacy_failures - {c[0] | some c in waived_privacy}
+
 legal_findings := (unrouted | no_jurisdiction) | unwaived if {
 	unrouted := {[digest, "the decision records no applicable framework"] | count(applicable_frameworks) == 0}
 
 	# Personal data with no jurisdiction: no one can say which law applies to it.
-	no_jurisdiction := {[d.node, msg] |
-		some d in lib.personal_datasets
-		js := lib.jurisdictions(d)
-		count(js) == 0
-		msg := concat("", [d.node, " holds personal data but declares no jurisdiction, so which privacy law applies cannot be told"])
+	no_jurisdiction := {[p[0], msg] |
+		some p in personal_jurisdictions
+		p[1] == ""
+		msg := concat("", [p[0], " holds personal data but declares no jurisdiction, so which privacy law applies cannot be told"])
 	}
 	unwaived := {[digest, msg] |
-		some c in blocking_privacy_failures
-		not data.governance.gate.waiver_for(c)
+		some c in unwaived_privacy
 		msg := concat("", ["the privacy control ", c, " fails and is not waived"])
 	}
 }
 
 legal_basis := "declared" if {
-	count(lib.personal_datasets) > 0
+	count(personal_jurisdictions) > 0
 } else := "verified"
 
 jurisdiction_note := msg if {
-	count(lib.personal_datasets) > 0
-	each := sort([s |
-		some d in lib.personal_datasets
-		js := lib.jurisdictions(d)
-		listed := concat(", ", sort(js))
-		s := concat("", [d.node, ": ", listed])
-	])
+	count(personal_jurisdictions) > 0
+	each := sort([s | some p in personal_jurisdictions; s := concat("", [p[0], ": ", p[1]])])
 	who := declarers(lib.personal_datasets)
 	listed := concat("; ", each)
 	msg := concat("", ["every personal upstream dataset declares its jurisdictions (", listed, "; declared by ", who, ")"])
