@@ -18,6 +18,7 @@ from governance.api import (
     ledger,
     lineage,
     middleware,
+    openapi,
 )
 from governance.config import Settings
 from governance.runtime import Runtime
@@ -28,7 +29,8 @@ DESCRIPTION = """\
 Compliance and governance audit service for ML platforms.
 
 Every accepted thing is an entry in an append-only, hash-chained Merkle ledger with signed
-checkpoints (C2SP notes). Authenticate with `Authorization: Bearer <API key>`; errors are RFC 9457
+checkpoints (C2SP notes). Authenticate with `Authorization: Bearer <API key>` (the *Authorize*
+button here); each operation names the roles it accepts. Errors are RFC 9457
 `application/problem+json`.
 """
 
@@ -72,5 +74,6 @@ def create_app(
     errors.install(app)
     for module in (health, evidence, ledger, erasure, lineage, attestations):
         app.include_router(module.router)
+    openapi.install(app)
     middleware.install(app, settings.max_body_bytes)
     return app
