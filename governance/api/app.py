@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from governance.api import (
     attestations,
+    docs,
     erasure,
     errors,
     evidence,
@@ -69,10 +70,13 @@ def create_app(
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # /docs is served from installed files (governance.api.docs), never a CDN; no ReDoc.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.runtime = runtime
     errors.install(app)
-    for module in (health, evidence, ledger, erasure, lineage, attestations):
+    for module in (health, evidence, ledger, erasure, lineage, attestations, docs):
         app.include_router(module.router)
     openapi.install(app)
     middleware.install(app, settings.max_body_bytes)
