@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from governance.api import (
     attestations,
+    docs,
     erasure,
     errors,
     evidence,
@@ -18,6 +19,7 @@ from governance.api import (
     ledger,
     lineage,
     middleware,
+    openapi,
 )
 from governance.config import Settings
 from governance.runtime import Runtime
@@ -28,7 +30,8 @@ DESCRIPTION = """\
 Compliance and governance audit service for ML platforms.
 
 Every accepted thing is an entry in an append-only, hash-chained Merkle ledger with signed
-checkpoints (C2SP notes). Authenticate with `Authorization: Bearer <API key>`; errors are RFC 9457
+checkpoints (C2SP notes). Authenticate with `Authorization: Bearer <API key>` (the *Authorize*
+button here); each operation names the roles it accepts. Errors are RFC 9457
 `application/problem+json`.
 """
 
@@ -67,10 +70,14 @@ def create_app(
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # /docs is served from installed files (governance.api.docs), never a CDN; no ReDoc.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.runtime = runtime
     errors.install(app)
-    for module in (health, evidence, ledger, erasure, lineage, attestations):
+    for module in (health, evidence, ledger, erasure, lineage, attestations, docs):
         app.include_router(module.router)
+    openapi.install(app)
     middleware.install(app, settings.max_body_bytes)
     return app

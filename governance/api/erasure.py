@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from governance.api import routing
 from governance.api.deps import require, runtime
+from governance.api.openapi import problems
 from governance.api.schemas import MAX_INDEX, ReceiptModel
 from governance.auth.keys import Principal, Role
 
@@ -40,19 +40,24 @@ class ErasureResponse(BaseModel):
 @router.post(
     "/{index}/erasure",
     status_code=201,
-    response_model=ErasureResponse,
     summary="Erase an entry's payload, e.g. GDPR Art. 17 (role admin)",
     responses={
         200: {"model": ErasureResponse, "description": "the entry was erased before"},
-        404: {"description": "no such entry"},
+        **problems(
+            403,
+            (404, "no such entry"),
+            (409, "the entry was erased before, for another reason"),
+            503,
+        ),
     },
 )
 async def erase(
     request: Request,
+    response: Response,
     index: Annotated[int, Path(ge=0, le=MAX_INDEX)],
     body: ErasureRequest,
     principal: Annotated[Principal, Depends(require(Role.ADMIN))],
-) -> JSONResponse:
+) -> ErasureResponse:
     """Delete the payload and append an erasure entry; the envelope, chain and tree stay.
 
     Every projection forgets what the payload said, as with ``governance ledger erase``. Erasing
@@ -61,4 +66,5 @@ async def erase(
     erasure = await run_in_threadpool(
         runtime(request).erasure.erase, index, body.reason, principal.key_id
     )
-    return JSONResponse(erasure.to_json(), status_code=200 if erasure.receipt.duplicate else 201)
+    response.status_code = 200 if erasure.receipt.duplicate else 201
+    return ErasureResponse.model_validate(erasure.to_json())

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from governance.errors import (
     AuthError,
@@ -43,6 +44,9 @@ _STATUS: list[tuple[type[GovernanceError], int]] = [
     (LedgerError, 500),
     (ConfigError, 500),
 ]
+
+#: The methods a 405's ``Allow`` header may name (RFC 9110 §9).
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 _TITLES = {
     400: "Bad Request",
@@ -131,12 +135,25 @@ async def _body_rejected(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return problem(
-        exc.status_code,
-        str(exc.detail),
-        instance=request.url.path,
-        headers=dict(exc.headers or {}),
-    )
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names the methods of the first route at the path only; a path served by
+        # several routes (GET and POST /api/v1/lineage) must name them all (RFC 9110 §15.5.6).
+        headers["Allow"] = allowed_methods(request)
+    return problem(exc.status_code, str(exc.detail), instance=request.url.path, headers=headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """The ``Allow`` header for the request's path: every method some route serves there."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+    return ", ".join(allowed)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import Depends, Header, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import Depends, Header, Path, Request, Response
 
 from governance.api import routing
 from governance.api.deps import require, runtime
 from governance.api.errors import problem
+from governance.api.openapi import IDEMPOTENCY_KEY, problem_response, problems
+from governance.api.schemas import ReceiptModel
 from governance.auth.keys import Principal, Role
 from governance.errors import InputError
 from governance.ledger import kinds
@@ -28,6 +29,20 @@ RECEIPT_EXAMPLE = {
     "checkpoint": "governance-audit.local/ledger\n42\nq0…=\n\n— governance-audit.local/ledger …\n",
     "inclusion_proof": ["aa…", "bb…"],
     "duplicate": False,
+}
+_LOCATION = {
+    "Location": {
+        "description": "where the document is fetched: /api/v1/evidence/{sha256}",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
+_LEDGER_INDEX = {
+    "X-Ledger-Index": {
+        "description": "the ledger index of the document's entry",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0},
+    }
 }
 
 
@@ -49,21 +64,36 @@ def idempotency_key(request: Request, max_length: int) -> str | None:
     summary="Store an evidence document (role ingest or admin)",
     response_description="The ledger receipt: index, leaf hash, signed checkpoint, inclusion proof",
     responses={
-        201: {"content": {"application/json": {"example": RECEIPT_EXAMPLE}}},
-        200: {"description": "the same document (or Idempotency-Key) was stored before"},
+        201: {
+            "content": {"application/json": {"example": RECEIPT_EXAMPLE}},
+            "headers": _LOCATION,
+        },
+        200: {
+            "model": ReceiptModel,
+            "description": "the same document (or Idempotency-Key) was stored before",
+            "headers": _LOCATION,
+        },
+        **problems(
+            403,
+            409,
+            (415, "no Content-Type: the document's media type is recorded with it"),
+            503,
+        ),
     },
     openapi_extra={
+        "parameters": [IDEMPOTENCY_KEY],
         "requestBody": {
             "required": True,
             "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
-        }
+        },
     },
 )
 async def store_evidence(
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(require(Role.INGEST, Role.ADMIN))],
     content_type: Annotated[str | None, Header()] = None,
-) -> JSONResponse:
+) -> ReceiptModel:
     """Keep the raw body with its ``Content-Type`` as a ledger entry of kind ``evidence``.
 
     The default idempotency key is the body's SHA-256, so sending the same document again returns
@@ -72,21 +102,36 @@ async def store_evidence(
     rt = runtime(request)
     key = idempotency_key(request, rt.settings.max_idempotency_key_length)
     receipt = await rt.evidence.store(await request.body(), content_type, principal.key_id, key)
-    return JSONResponse(
-        receipt.to_json(),
-        status_code=200 if receipt.duplicate else 201,
-        headers={"Location": f"/api/v1/evidence/{receipt.payload_sha256}"},
-    )
+    response.status_code = 200 if receipt.duplicate else 201
+    response.headers["Location"] = f"/api/v1/evidence/{receipt.payload_sha256}"
+    return ReceiptModel.model_validate(receipt.to_json())
 
 
 @router.get(
     "/{sha256}",
     summary="Fetch an evidence document by SHA-256 (role auditor or admin)",
     response_class=Response,
-    responses={404: {"description": "unknown digest"}, 410: {"description": "erased"}},
+    responses={
+        200: {
+            "description": "the document's bytes, with the media type it was stored with",
+            # Any bytes at all: OpenAPI 3.1 describes binary content by giving no schema.
+            "content": {"*/*": {}},
+            "headers": {
+                **_LEDGER_INDEX,
+                "Content-Disposition": {
+                    "description": 'attachment; filename="<sha256>"',
+                    "required": True,
+                    "schema": {"type": "string"},
+                },
+            },
+        },
+        **problems(403, (404, "unknown digest")),
+        410: problem_response(410, "the document was erased", headers=_LEDGER_INDEX),
+    },
 )
 async def get_evidence(
-    sha256: str,
+    # Documented only: the service's own check answers a clearer 400 than a pattern would.
+    sha256: Annotated[str, Path(json_schema_extra={"pattern": "^[0-9a-f]{64}$"})],
     request: Request,
     _principal: Annotated[Principal, Depends(require(Role.AUDITOR, Role.ADMIN))],
 ) -> Response:

@@ -2,28 +2,47 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from governance.api import routing
 from governance.api.deps import require, runtime
 from governance.api.errors import problem
+from governance.api.openapi import problem_response, problems
 from governance.auth.keys import Role
 
 router = routing.router(tags=["operations"])
 
 
+class Health(BaseModel):
+    """The process is serving requests."""
+
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    """The service can take writes: the database answers and the checkpoint key is loaded."""
+
+    status: Literal["ready"]
+    tree_size: int = Field(description="entries in the ledger")
+    key: str = Field(description="the checkpoint verifier key (C2SP note verifier key)")
+
+
 @router.get("/healthz", summary="Liveness: the process is serving requests (no key needed)")
-async def healthz() -> dict[str, str]:
+async def healthz() -> Health:
     """Always ``{"status": "ok"}`` while the process can answer."""
-    return {"status": "ok"}
+    return Health(status="ok")
 
 
 @router.get(
     "/readyz",
     summary="Readiness: the database answers and the checkpoint key is loaded (no key needed)",
-    responses={503: {"description": "not ready; the problem says why"}},
+    response_model=Readiness,
+    responses={503: problem_response(503, "not ready; the problem says why", headers={})},
 )
 async def readyz(request: Request) -> Response:
     """200 when the service can take writes, 503 problem+json otherwise."""
@@ -43,6 +62,13 @@ async def readyz(request: Request) -> Response:
     summary="Prometheus metrics (role auditor or admin)",
     response_class=Response,
     dependencies=[Depends(require(Role.AUDITOR, Role.ADMIN))],
+    responses={
+        200: {
+            "description": "the Prometheus text exposition format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        **problems(403),
+    },
 )
 async def metrics(request: Request) -> Response:
     """Appends, batch sizes, commit and append latencies, HTTP requests."""

@@ -15,7 +15,20 @@ from starlette.concurrency import run_in_threadpool
 from governance.api import routing
 from governance.api.deps import require, runtime
 from governance.api.evidence import idempotency_key
-from governance.api.schemas import MAX_INDEX
+from governance.api.openapi import IDEMPOTENCY_KEY, problems
+from governance.api.schemas import (
+    MAX_INDEX,
+    BatchModel,
+    ConsentWithdrawalModel,
+    DatasetsPage,
+    DownstreamModel,
+    GraphModel,
+    JobsPage,
+    NamespacesPage,
+    PersonalDataModel,
+    ReceiptModel,
+    RunsPage,
+)
 from governance.auth.keys import Principal, Role
 from governance.errors import InputError
 from governance.ledger.kinds import LINEAGE_PROJECTION
@@ -32,6 +45,8 @@ _RAW_JSON = {
         "content": {"application/json": {"schema": {"type": "object"}}},
     }
 }
+#: What a query answers besides its document: a key without a reader's role, an unknown node.
+_NODE_QUERY_PROBLEMS = problems(403, (404, "no such dataset, job or run in the lineage graph"))
 
 
 async def fresh_projection(request: Request) -> None:
@@ -55,8 +70,26 @@ async def _body(request: Request, content_type: str | None, encoding: str | None
     status_code=201,
     summary="Receive one OpenLineage event (role ingest or admin); 201 with an empty body",
     response_class=Response,
-    responses={400: {"description": "identity fields missing or malformed (errors by JSON path)"}},
-    openapi_extra=_RAW_JSON,
+    responses={
+        201: {
+            "description": "recorded (or recorded before); the body is empty",
+            "headers": {
+                "X-Ledger-Index": {
+                    "description": "the event's ledger index",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 0},
+                }
+            },
+        },
+        **problems(
+            (400, "identity fields missing or malformed (errors by JSON path)"),
+            403,
+            409,
+            (415, "not JSON, or a Content-Encoding other than gzip"),
+            503,
+        ),
+    },
+    openapi_extra={**_RAW_JSON, "parameters": [IDEMPOTENCY_KEY]},
 )
 async def post_event(
     request: Request,
@@ -78,7 +111,15 @@ async def post_event(
 
 @router.post(
     "/api/v1/lineage/batch",
-    summary="Receive a JSON array of OpenLineage events; one result per event",
+    summary="Receive a JSON array of OpenLineage events; one result per event (role ingest or "
+    "admin)",
+    response_model=BatchModel,
+    # A result leaves out what does not apply to it (no index for a refused event).
+    response_model_exclude_none=True,
+    responses={
+        207: {"model": BatchModel, "description": "some events were not accepted"},
+        **problems((415, "not JSON, or a Content-Encoding other than gzip"), 403, 503),
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -88,23 +129,27 @@ async def post_event(
 )
 async def post_batch(
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(require(Role.INGEST, Role.ADMIN))],
     content_type: Annotated[str | None, Header()] = None,
     content_encoding: Annotated[str | None, Header()] = None,
-) -> JSONResponse:
+) -> BatchModel:
     """200 when every event was accepted, 207 when some were not (each result has a status)."""
     raw = await _body(request, content_type, content_encoding)
     results = await runtime(request).lineage.ingest_batch(raw, principal.key_id)
-    status = 200 if all(r.status == 201 for r in results) else 207
-    return JSONResponse({"results": [r.to_json() for r in results]}, status_code=status)
+    response.status_code = 200 if all(r.status == 201 for r in results) else 207
+    return BatchModel.model_validate({"results": [r.to_json() for r in results]})
 
 
+# The graph is encoded off the event loop (GraphResponse), never validated on the way out: the
+# model documents it.
 _GRAPH_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
+        "model": GraphModel,
         "description": "The graph: nodes with their data and edges; each edge names the ledger "
         "indexes that assert it",
-        "content": {"application/json": {"schema": {"type": "object"}}},
-    }
+    },
+    **_NODE_QUERY_PROBLEMS,
 }
 
 
@@ -127,7 +172,8 @@ def _graph_response(build: Callable[[], Graph]) -> GraphResponse:
 
 @router.get(
     "/api/v1/lineage",
-    summary="Marquez-compatible lineage graph around a node (both directions)",
+    summary="Marquez-compatible lineage graph around a node (both directions) (role auditor, "
+    "gate or admin)",
     dependencies=QUERY_DEPENDENCIES,
     response_class=GraphResponse,
     responses=_GRAPH_RESPONSE,
@@ -135,7 +181,13 @@ def _graph_response(build: Callable[[], Graph]) -> GraphResponse:
 async def marquez_lineage(
     request: Request,
     node_id: Annotated[
-        str, Query(alias="nodeId", description="dataset:<ns>:<name> or job:<ns>:<name>")
+        str,
+        Query(
+            alias="nodeId",
+            description="dataset:<ns>:<name> or job:<ns>:<name>",
+            # Documented only: the query checks it and says what it got.
+            json_schema_extra={"pattern": "^(dataset|job):.*:"},
+        ),
     ],
     depth: Annotated[int, Query(ge=0, le=MAX_DEPTH)] = 20,
 ) -> GraphResponse:
@@ -146,7 +198,8 @@ async def marquez_lineage(
 
 @router.get(
     "/api/v1/lineage/graph",
-    summary="Lineage graph of a dataset, job or run, in a direction, as of a time",
+    summary="Lineage graph of a dataset, job or run, in a direction, as of a time (role auditor, "
+    "gate or admin)",
     dependencies=QUERY_DEPENDENCIES,
     response_class=GraphResponse,
     responses=_GRAPH_RESPONSE,
@@ -176,20 +229,26 @@ async def lineage_graph(
 
 @router.get(
     "/api/v1/namespaces",
-    summary="Namespaces seen in lineage",
+    summary="Namespaces seen in lineage (role auditor, gate or admin)",
     dependencies=QUERY_DEPENDENCIES,
+    responses=problems(403),
 )
 async def namespaces(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_INDEX)] = 0,
-) -> dict[str, Any]:
+) -> NamespacesPage:
     """Paginated by ``limit`` and ``offset``."""
     rows = await run_in_threadpool(runtime(request).queries.namespaces, limit, offset)
-    return {"namespaces": rows}
+    return NamespacesPage.model_validate({"namespaces": rows})
 
 
-@router.get("/api/v1/datasets", summary="Datasets", dependencies=QUERY_DEPENDENCIES)
+@router.get(
+    "/api/v1/datasets",
+    summary="Datasets (role auditor, gate or admin)",
+    dependencies=QUERY_DEPENDENCIES,
+    responses=problems(403),
+)
 async def datasets(
     request: Request,
     namespace: str | None = None,
@@ -197,7 +256,7 @@ async def datasets(
     model: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_INDEX)] = 0,
-) -> dict[str, Any]:
+) -> DatasetsPage:
     """Filter by namespace, personal-data classification, or being a model."""
     queries = runtime(request).queries
     rows = await run_in_threadpool(
@@ -205,23 +264,33 @@ async def datasets(
             namespace, personal=personal, model=model, limit=limit, offset=offset
         )
     )
-    return {"datasets": rows}
+    return DatasetsPage.model_validate({"datasets": rows})
 
 
-@router.get("/api/v1/jobs", summary="Jobs", dependencies=QUERY_DEPENDENCIES)
+@router.get(
+    "/api/v1/jobs",
+    summary="Jobs (role auditor, gate or admin)",
+    dependencies=QUERY_DEPENDENCIES,
+    responses=problems(403),
+)
 async def jobs(
     request: Request,
     namespace: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_INDEX)] = 0,
-) -> dict[str, Any]:
+) -> JobsPage:
     """Paginated by ``limit`` and ``offset``."""
     queries = runtime(request).queries
     rows = await run_in_threadpool(lambda: queries.jobs(namespace, limit=limit, offset=offset))
-    return {"jobs": rows}
+    return JobsPage.model_validate({"jobs": rows})
 
 
-@router.get("/api/v1/runs", summary="Runs, newest first", dependencies=QUERY_DEPENDENCIES)
+@router.get(
+    "/api/v1/runs",
+    summary="Runs, newest first (role auditor, gate or admin)",
+    dependencies=QUERY_DEPENDENCIES,
+    responses=problems(403),
+)
 async def runs(
     request: Request,
     namespace: str | None = None,
@@ -231,19 +300,21 @@ async def runs(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_INDEX)] = 0,
-) -> dict[str, Any]:
+) -> RunsPage:
     """Filter by job (``namespace`` + ``job``) and state."""
     queries = runtime(request).queries
     rows = await run_in_threadpool(
         lambda: queries.runs(namespace, job, state=state, limit=limit, offset=offset)
     )
-    return {"runs": rows}
+    return RunsPage.model_validate({"runs": rows})
 
 
 @router.put(
     "/api/v1/datasets/{path:path}/classification",
     summary="Classify a dataset for governance (role steward or admin); recorded in the ledger",
     dependencies=[Depends(fresh_projection)],
+    responses=problems(403, 409, 503),
+    openapi_extra={"parameters": [IDEMPOTENCY_KEY]},
 )
 async def classify(
     request: Request,
@@ -253,7 +324,7 @@ async def classify(
     namespace: Annotated[
         str | None, Query(description="the namespace, when it contains '/'; path = name then")
     ] = None,
-) -> dict[str, Any]:
+) -> ReceiptModel:
     """The body uses the fields of the ``governance`` dataset facet (see the README).
 
     The path is ``{namespace}/{name}``. Namespaces are often URIs with slashes
@@ -269,13 +340,14 @@ async def classify(
     rt = runtime(request)
     key = idempotency_key(request, rt.settings.max_idempotency_key_length)
     receipt = await rt.lineage.classify(namespace, name, classification, principal.key_id, key)
-    return receipt.to_json()
+    return ReceiptModel.model_validate(receipt.to_json())
 
 
 @router.get(
     "/api/v1/lineage/compliance/downstream",
-    summary="Models and datasets downstream of a dataset",
+    summary="Models and datasets downstream of a dataset (role auditor, gate or admin)",
     dependencies=QUERY_DEPENDENCIES,
+    responses=_NODE_QUERY_PROBLEMS,
 )
 async def downstream(
     request: Request,
@@ -283,18 +355,21 @@ async def downstream(
     name: str,
     depth: Annotated[int, Query(ge=0, le=MAX_DEPTH)] = 20,
     as_of: datetime | None = None,
-) -> dict[str, Any]:
+) -> DownstreamModel:
     """What the dataset reached, each edge with the ledger indexes asserting it."""
     queries = runtime(request).queries
-    return await run_in_threadpool(
+    found = await run_in_threadpool(
         lambda: queries.downstream_of_dataset(namespace, name, depth=depth, as_of=as_of)
     )
+    return DownstreamModel.model_validate(found)
 
 
 @router.get(
     "/api/v1/lineage/compliance/personal-data",
-    summary="Personal data upstream of a dataset or model (by classification and tags)",
+    summary="Personal data upstream of a dataset or model (by classification and tags) (role "
+    "auditor, gate or admin)",
     dependencies=QUERY_DEPENDENCIES,
+    responses=_NODE_QUERY_PROBLEMS,
 )
 async def personal_data(
     request: Request,
@@ -303,20 +378,23 @@ async def personal_data(
     type_: Annotated[str, Query(alias="type", pattern="^(dataset|job)$")] = "dataset",
     depth: Annotated[int, Query(ge=0, le=MAX_DEPTH)] = 20,
     as_of: datetime | None = None,
-) -> dict[str, Any]:
+) -> PersonalDataModel:
     """Datasets upstream that are classified personal (governance facet or ``pii`` tag)."""
     queries = runtime(request).queries
-    return await run_in_threadpool(
+    found = await run_in_threadpool(
         lambda: queries.personal_data_upstream(
             namespace, name, kind=type_, depth=depth, as_of=as_of
         )
     )
+    return PersonalDataModel.model_validate(found)
 
 
 @router.get(
     "/api/v1/lineage/compliance/consent-withdrawal",
-    summary="What withdrawing consent for a dataset touches since a date",
+    summary="What withdrawing consent for a dataset touches since a date (role auditor, gate "
+    "or admin)",
     dependencies=QUERY_DEPENDENCIES,
+    responses=_NODE_QUERY_PROBLEMS,
 )
 async def consent_withdrawal(
     request: Request,
@@ -324,12 +402,13 @@ async def consent_withdrawal(
     name: str,
     since: datetime,
     depth: Annotated[int, Query(ge=0, le=MAX_DEPTH)] = 20,
-) -> dict[str, Any]:
+) -> ConsentWithdrawalModel:
     """Downstream datasets, jobs, runs and models derived from the dataset since ``since``."""
     queries = runtime(request).queries
-    return await run_in_threadpool(
+    found = await run_in_threadpool(
         lambda: queries.consent_withdrawal_impact(namespace, name, since, depth=depth)
     )
+    return ConsentWithdrawalModel.model_validate(found)
 
 
 # ------------------------------------------------------------------------- schema warnings
@@ -383,10 +462,11 @@ class WarningListResponse(BaseModel):
 
 @router.get(
     "/api/v1/lineage/events/{index}",
-    summary="One OpenLineage event of the ledger and the schema warnings recorded for it",
+    summary="One OpenLineage event of the ledger and the schema warnings recorded for it (role "
+    "auditor, gate or admin)",
     dependencies=QUERY_DEPENDENCIES,
     response_model=LineageEventResponse,
-    responses={404: {"description": "no entry at this index, or not an OpenLineage event"}},
+    responses=problems(403, (404, "no entry at this index, or not an OpenLineage event")),
 )
 async def lineage_event(
     request: Request, index: Annotated[int, Path(ge=0, le=MAX_INDEX)]
@@ -399,9 +479,11 @@ async def lineage_event(
 
 @router.get(
     "/api/v1/lineage/warnings",
-    summary="Schema warnings recorded for OpenLineage events, newest event first",
+    summary="Schema warnings recorded for OpenLineage events, newest event first (role auditor, "
+    "gate or admin)",
     dependencies=QUERY_DEPENDENCIES,
     response_model=WarningListResponse,
+    responses=problems(403),
 )
 async def lineage_warnings(
     request: Request,

@@ -599,6 +599,25 @@ def test_wrong_method(client: TestClient, runtime: Runtime, keys: dict[str, str]
     assert head_size(runtime) == 0
 
 
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        # Two routes at one path: Starlette named only the first one's method (schemathesis).
+        ("/api/v1/lineage", "GET, POST"),
+        ("/api/v1/attestations", "GET, POST"),
+        (EVIDENCE, "POST"),
+        (f"{LEDGER}/checkpoint", "GET"),
+    ],
+)
+def test_405_names_every_method_the_path_serves(
+    client: TestClient, keys: dict[str, str], path: str, allowed: str
+) -> None:
+    """RFC 9110 §15.5.6: a 405 lists every method the resource supports in ``Allow``."""
+    response = client.request("OPTIONS", path, headers=bearer(keys["admin"]))
+    assert_problem(response, 405)
+    assert response.headers["allow"] == allowed
+
+
 # ------------------------------------------------------------------------------------- the ledger
 
 

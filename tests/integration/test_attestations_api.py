@@ -38,6 +38,7 @@ from governance.ledger import kinds, merkle
 from governance.ledger.checkpoint import NoteVerifier
 from governance.runtime import Runtime
 from tests.conftest import Database, signing_fixture
+from tests.integration._conformance import assert_conforms, load
 from tests.integration.test_attestations import (
     CERT_MODE_SIGNER,
     FAIL_REASONS,
@@ -201,9 +202,10 @@ class Service:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.client = TestClient(
-            create_app(runtime.settings, runtime), raise_server_exceptions=False
-        )
+        app = create_app(runtime.settings, runtime)
+        self.client = TestClient(app, raise_server_exceptions=False)
+        # Every verdict the cases produce is checked against the OpenAPI document too.
+        self.schema = load(app.openapi())
         self.client.__enter__()
         self.keys = {
             role: runtime.keys.create(role, f"test-{role}")[1]
@@ -278,7 +280,9 @@ def trust_digest(svc: Service) -> str:
 def check_response(
     svc: Service, response: Response, bundle: bytes, verdict: str, reasons: set[str]
 ) -> dict[str, Any]:
-    """The HTTP answer, the receipt and the ledger entry agree with the expected verdict."""
+    """The HTTP answer, the receipt and the ledger entry agree with the expected verdict; the
+    answers are the documented ones."""
+    assert_conforms(svc.schema, "POST", API, response)
     if verdict == "pass":
         assert response.status_code == 201, response.text
         body = response.json()
@@ -316,6 +320,7 @@ def check_response(
         assert "reason" not in envelope
 
     shown = svc.client.get(f"{API}/{index}", headers=svc.headers("auditor"))
+    assert_conforms(svc.schema, "GET", f"{API}/{{index}}", shown, index=index)
     assert shown.status_code == 200, shown.text
     assert shown.json()["verdict"] == verdict
     assert shown.json()["index"] == index
@@ -325,6 +330,7 @@ def check_response(
 
 def assert_listed(svc: Service, digest: str, index: int, verdict: str) -> None:
     listed = svc.client.get(API, params={"subject": digest}, headers=svc.headers("auditor"))
+    assert_conforms(svc.schema, "GET", API, listed)
     assert listed.status_code == 200, listed.text
     rows = {r["index"]: r for r in listed.json()["attestations"]}
     assert index in rows, (digest, listed.json())
