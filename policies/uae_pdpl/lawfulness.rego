@@ -59,10 +59,10 @@ pdpl_basis_text(f) := t if {
 
 # --- Art. 5: processing controls -----------------------------------------------------------------
 
-model_purpose := p if {
-	t := lib.text(input.model.purpose)
-	p := trim_space(t)
-}
+# The model's purpose ("" when blank), compared with each dataset's purposes as written.
+model_purpose := input.model.purpose if {
+	lib.recorded(input.model.purpose)
+} else := ""
 
 now_ns := lib.ns(input.evaluated_at)
 
@@ -103,10 +103,21 @@ pdpl_retention_gap(f) := "neither anonymised nor given a collected_at and retent
 } else := why if {
 	f.anonymised != true
 	start := lib.ns(f.collected_at)
-	now_ns > start + ((f.retention_days * 86400) * 1000000000)
-	days := sprintf("%d", [f.retention_days])
+	limit := pdpl_retention_ns(f.retention_days)
+	elapsed := now_ns - start
+	elapsed > limit
+	days := format_int(f.retention_days, 10)
 	why := concat("", ["collected at ", f.collected_at, " and kept for ", days, " days: its retention period is over at ", input.evaluated_at, " and it is not anonymised"])
 }
+
+# A retention period in nanoseconds. Capped at 100000 days (longer than any time the engines can
+# represent has elapsed) so that it fits in the embedded engine's 64-bit integers; OPA's are
+# unbounded, and both must decide alike. (Not min(): the embedded engine's min([365, 100000]) is
+# 100000.)
+pdpl_retention_ns(days) := n if {
+	days <= 100000
+	n := (days * 86400) * 1000000000
+} else := 8640000000000000000
 
 pdpl_retention_known(f) if {
 	pdpl_is_time(f.collected_at)
@@ -128,7 +139,7 @@ pdpl_retention_text(f) := t if {
 	f.anonymised == true
 	t := concat("", [f.node, ": anonymised"])
 } else := t if {
-	days := sprintf("%d", [f.retention_days])
+	days := format_int(f.retention_days, 10)
 	t := concat("", [f.node, ": ", days, " days from ", f.collected_at])
 }
 

@@ -22,17 +22,15 @@ approved_text := concat(", ", sort([c | some c in approved_destinations])) if {
 pdpl_job_country(j) := c if {
 	is_object(j.location)
 	v := object.get(j.location, "country", null)
-	t := lib.text(v)
-	u := trim_space(t)
-	c := upper(u)
+	lib.recorded(v)
+	c := upper(v)
 } else := ""
 
 # A transfer basis's mechanism, lower-cased: pdpl_art22 / pdpl_art23, or a variant of either with
 # a suffix naming the case (pdpl_art23_contract).
 pdpl_mechanism(b) := m if {
 	t := lib.text(b.mechanism)
-	u := trim_space(t)
-	m := lower(u)
+	m := lower(t)
 }
 
 pdpl_art22_basis(b) if {
