@@ -131,7 +131,7 @@ art5 := r if {
 } else := r if {
 	in_scope
 	periods := concat("; ", sort([t | some f in facts; t := pdpl_retention_text(f)]))
-	message := concat("", ["Every AE personal dataset records the model's purpose '", model_purpose, "' (or a compatible one) and is anonymised or within its retention period (", periods, "); purposes and periods declared by ", scoped_declarants])
+	message := concat("", ["Every AE personal dataset records the model's purpose '", model_purpose, "' (or a compatible one) and is anonymised or within its retention period (", periods, "); purposes and periods declared by ", scoped_declarants, "; accuracy has no evidence field and is not checked"])
 	r := pdpl_passed("pdpl-art5", "declared", message)
 } else := pdpl_out_of_scope("pdpl-art5")
 
