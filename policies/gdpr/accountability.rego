@@ -1,0 +1,103 @@
+# Accountability records: the record of processing activities (Art. 30) and contracts with
+# processors (Art. 28).
+package governance.gdpr
+
+import data.governance.lib
+import rego.v1
+
+results contains art30
+
+results contains art28
+
+# --- Art. 30(1): records of processing activities ----------------------------------------------
+
+art30_problems := all if {
+	part1 := {p |
+		some d in governed
+		not lib.recorded(d.classification.ropa_ref)
+		t := fmt("%s: no entry in the record of processing activities (ropa_ref, Art. 30(1))", [d.node])
+		p := {"node": d.node, "text": t}
+	}
+	# The record names the purposes of the processing (Art. 30(1)(b)). The record itself is not in
+	# the input; the purposes the dataset's classification declares stand for its entry's purposes.
+	part2 := {p |
+		model_purpose == ""
+		some d in governed
+		ref := d.classification.ropa_ref
+		lib.recorded(ref)
+		t := fmt("%s: the model declares no purpose, so its record entry %s cannot be shown to cover it (Art. 30(1)(b))", [d.node, ref])
+		p := {"node": d.node, "text": t}
+	}
+	part3 := {p |
+		model_purpose != ""
+		some d in further_purpose
+		ref := d.classification.ropa_ref
+		lib.recorded(ref)
+		t := fmt("%s: the purposes recorded for its entry %s do not include \"%s\" (Art. 30(1)(b))", [d.node, ref, model_purpose])
+		p := {"node": d.node, "text": t}
+	}
+	all := (part1 | part2) | part3
+}
+
+art30 := r if {
+	count(governed) == 0
+	r := not_applicable("gdpr-art30", "no personal data under the GDPR upstream of the model")
+} else := r if {
+	count(art30_problems) > 0
+	r := failing("gdpr-art30", art30_problems)
+} else := r if {
+	listed := [s |
+		some d in governed
+		s := fmt("%s: %s", [d.node, d.classification.ropa_ref])
+	]
+	sorted := sort(listed)
+	entries := concat(", ", sorted)
+	msg := fmt("every personal dataset has a record of processing entry (%s) whose purposes, as the datasets' classifications declare them, include \"%s\"", [entries, model_purpose])
+	r := lib.result("gdpr-art30", "pass", "verified", msg, governed_subjects, governed_evidence)
+}
+
+# --- Art. 28(3): processors --------------------------------------------------------------------
+
+# A job of the model's lineage that ran on a third party's platform, and governed data a third
+# party holds: each needs a contract under Art. 28(3). Jobs are not tied to the datasets they
+# read in the input, so every job of the lineage counts (it may handle the personal data).
+processors := all if {
+	jobs := {{"node": j.node, "processor": j.processor} |
+		some j in input.jobs
+		is_object(j.processor)
+	}
+	datasets := {{"node": d.node, "processor": d.classification.processor} |
+		some d in governed
+		is_object(d.classification.processor)
+	}
+	all := jobs | datasets
+}
+
+art28_problems := all if {
+	all := {p |
+		some x in processors
+		not lib.recorded(x.processor.dpa_ref)
+		t := fmt("%s runs on or is held by the processor %s with no data processing agreement recorded (dpa_ref, Art. 28(3))", [x.node, x.processor.name])
+		p := {"node": x.node, "text": t}
+	}
+}
+
+art28 := r if {
+	count(processors) == 0
+	r := not_applicable("gdpr-art28", "no job or personal dataset of the model's lineage is recorded as run or held by a processor")
+} else := r if {
+	count(art28_problems) > 0
+	r := failing("gdpr-art28", art28_problems)
+} else := r if {
+	listed := [s |
+		some x in processors
+		s := fmt("%s: %s under %s", [x.node, x.processor.name, x.processor.dpa_ref])
+	]
+	sorted := sort(listed)
+	agreements := concat(", ", sorted)
+	msg := fmt("every processor has a data processing agreement on record (%s)", [agreements])
+	nodes := {x.node | some x in processors}
+	subjects := sort(nodes)
+	ev := evidence_for(nodes)
+	r := lib.result("gdpr-art28", "pass", "verified", msg, subjects, ev)
+}

@@ -1,0 +1,264 @@
+# The model as a whole: automated decisions about people (Art. 22), the impact assessment it
+# needs (Art. 35) and prior consultation when a high risk remains (Art. 36).
+#
+# An Art. 22 exception and a DPIA's adequacy cannot be shown valid from evidence: the rules check
+# they are recorded, current and attributable, and a pass says they are declared, by whom and
+# when. Model-level declarations are on the model's own node (the dataset at distance 0).
+package governance.gdpr
+
+import data.governance.lib
+import rego.v1
+
+results contains art22
+
+results contains art35
+
+results contains art36
+
+digest := input.model.digest
+
+model_evidence := lib.evidence_of(model_nodes)
+
+# --- Art. 22(1)-(4): automated individual decision-making --------------------------------------
+
+# Decisions based solely on automated processing with legal or similarly significant effects.
+solely_automated if {
+	input.model.use.automated_decision == true
+	input.model.use.legal_or_similar_effect == true
+}
+
+# Art. 22(4): special categories only under Art. 9(2)(a) (explicit consent) or (g) (substantial
+# public interest).
+art22_4_condition_ok(condition) if {
+	text := lib.text(condition)
+	t := lower(text)
+	u := replace(t, " ", "")
+	some letter in {"9(2)(a)", "9(2)(g)"}
+	contains(u, letter)
+}
+
+art22_4_condition_ok(condition) if {
+	text := lib.text(condition)
+	t := lower(text)
+	t in {"explicit_consent", "substantial_public_interest"}
+}
+
+art22_problems := all if {
+	part1 := {p |
+		count(model_nodes) == 0
+		t := fmt("the model's node is not in its lineage, so no Art. 22(2) exception or human-review channel is recorded for %s", [input.model.name])
+		p := {"node": digest, "text": t}
+	}
+	part2 := {p |
+		some m in model_nodes
+		not lib.recorded(m.classification.art22_exception_ref)
+		t := fmt("%s: no Art. 22(2) exception (contract, Union or Member State law, explicit consent) recorded (art22_exception_ref)", [m.node])
+		p := {"node": m.node, "text": t}
+	}
+	# Art. 22(3): at least the right to obtain human intervention and to contest the decision.
+	part3 := {p |
+		some m in model_nodes
+		not lib.recorded(m.classification.human_review_ref)
+		t := fmt("%s: no channel for human intervention and contesting the decision recorded (human_review_ref, Art. 22(3))", [m.node])
+		p := {"node": m.node, "text": t}
+	}
+	part4 := {p |
+		count(special) > 0
+		some m in model_nodes
+		not lib.recorded(m.classification.art22_4_condition)
+		listed := names(special)
+		t := fmt("%s: the model decides on special-category data (%s) with no Art. 22(4) condition recorded (art22_4_condition)", [m.node, listed])
+		p := {"node": m.node, "text": t}
+	}
+	part5 := {p |
+		count(special) > 0
+		some m in model_nodes
+		condition := m.classification.art22_4_condition
+		lib.recorded(condition)
+		not art22_4_condition_ok(condition)
+		t := fmt("%s: the Art. 22(4) condition \"%s\" is neither Art. 9(2)(a) nor 9(2)(g)", [m.node, condition])
+		p := {"node": m.node, "text": t}
+	}
+	part6 := {p |
+		some m in model_nodes
+		not m.node in attributed_nodes
+		p := unattributed_problem(m, "the Art. 22 exception rests on a declaration")
+	}
+	all := ((((part1 | part2) | part3) | part4) | part5) | part6
+}
+
+art22 := r if {
+	not solely_automated
+	r := not_applicable("gdpr-art22", "the model's outputs are not declared to be used for automated decisions with legal or similarly significant effects (model.use)")
+} else := r if {
+	count(art22_problems) > 0
+	r := failing("gdpr-art22", art22_problems)
+} else := r if {
+	m := model_nodes[0]
+	who := declarers(model_nodes)
+	condition := art22_4_text(m)
+	msg := fmt("automated decisions with legal effect rest on the Art. 22(2) exception %s, with human review at %s%s; declared by %s", [m.classification.art22_exception_ref, m.classification.human_review_ref, condition, who])
+	subjects := lib.nodes(model_nodes)
+	r := lib.result("gdpr-art22", "pass", "declared", msg, subjects, model_evidence)
+}
+
+art22_4_text(m) := text if {
+	count(special) > 0
+	text := fmt(", and special-category data under the Art. 22(4) condition %s", [m.classification.art22_4_condition])
+} else := ""
+
+# --- Art. 35: data protection impact assessment ------------------------------------------------
+
+trigger_config := c if {
+	c := lib.config.dpia_triggers
+	is_object(c)
+} else := {}
+
+trigger_on(name) if trigger_config[name] == true
+
+children := [d | some d in governed; d.node in children_nodes]
+
+dpia_triggers := all if {
+	# Why a DPIA is required, each trigger as configured: special categories (Art. 35(3)(b)),
+	# children's data (a vulnerable-subjects criterion of the EDPB guidelines), systematic evaluation
+	# with legal effect (Art. 35(3)(a)), and new technology (Art. 35(1)), which ML training is when
+	# the configuration says so.
+	part1 := {"special-category data (Art. 35(3)(b))" |
+		trigger_on("special_category")
+		count(special) > 0
+	}
+	part2 := {"children's data" |
+		trigger_on("children")
+		count(children) > 0
+	}
+	part3 := {"automated decisions with legal effect (Art. 35(3)(a))" |
+		trigger_on("automated_decision_with_legal_effect")
+		solely_automated
+	}
+	part4 := {"ML training as a new technology (Art. 35(1))" |
+		trigger_on("new_technology")
+		lib.config.new_technology_is_ml == true
+		count(governed) > 0
+	}
+	all := ((part1 | part2) | part3) | part4
+}
+
+dpia := a if {
+	a := input.assessments.dpia
+	is_object(a)
+} else := null
+
+art35_problems := all if {
+	part1 := {"no DPIA is on record (assessments.dpia)" |
+		dpia == null
+	}
+	part2 := {"the DPIA has no reference recorded" |
+		dpia != null
+		not lib.recorded(dpia.ref)
+	}
+	part3 := {"the DPIA has no status recorded" |
+		dpia != null
+		not lib.recorded(dpia.status)
+	}
+	part4 := {t |
+		dpia != null
+		lib.recorded(dpia.status)
+		status := lower(dpia.status)
+		status != "approved"
+		t := fmt("the DPIA's status is \"%s\", not approved", [dpia.status])
+	}
+	part5 := {"the DPIA has no approval time recorded" |
+		dpia != null
+		not is_string(dpia.approved_at)
+	}
+	part6 := {t |
+		dpia != null
+		is_string(dpia.approved_at)
+		dpia.approved_at > input.evaluated_at
+		t := fmt("the DPIA was approved only at %s, after %s", [dpia.approved_at, input.evaluated_at])
+	}
+	# A DPIA is reviewed when the risk may have changed (Art. 35(11)): one past its review date no
+	# longer stands for the processing.
+	part7 := {"the DPIA has no review date recorded (Art. 35(11))" |
+		dpia != null
+		not is_string(dpia.review_due)
+	}
+	part8 := {t |
+		dpia != null
+		is_string(dpia.review_due)
+		dpia.review_due < input.evaluated_at
+		t := fmt("the DPIA's review was due at %s (Art. 35(11))", [dpia.review_due])
+	}
+	# The controller seeks the advice of its DPO, where one is designated (Art. 35(2)).
+	part9 := {"a DPO is designated and the DPIA records no DPO advice (dpo_advice_ref, Art. 35(2))" |
+		dpia != null
+		lib.config.dpo_designated == true
+		not lib.recorded(dpia.dpo_advice_ref)
+	}
+	part10 := {"the DPIA's adequacy rests on a declaration, but the DPIA does not say who declared it and when" |
+		dpia != null
+		not dpia_attributed
+	}
+	all := ((((((((part1 | part2) | part3) | part4) | part5) | part6) | part7) | part8) | part9) | part10
+}
+
+dpia_attributed if {
+	lib.recorded(dpia.declared_by)
+	lib.recorded(dpia.declared_at)
+}
+
+art35 := r if {
+	count(dpia_triggers) == 0
+	r := not_applicable("gdpr-art35", "no DPIA trigger applies (no special-category or children's data, no automated decision with legal effect, ML not configured as a new technology)")
+} else := r if {
+	count(art35_problems) > 0
+	sorted_triggers := sort(dpia_triggers)
+	triggers := concat(", ", sorted_triggers)
+	sorted_problems := sort(art35_problems)
+	problems := concat("; ", sorted_problems)
+	msg := fmt("a DPIA is required (%s): %s", [triggers, problems])
+	r := lib.result("gdpr-art35", "fail", "verified", msg, [digest], model_evidence)
+} else := r if {
+	sorted := sort(dpia_triggers)
+	triggers := concat(", ", sorted)
+	advice := dpo_advice_text(dpia)
+	msg := fmt("the DPIA %s required for %s was approved at %s and is due for review at %s%s; its adequacy is declared by %s at %s", [dpia.ref, triggers, dpia.approved_at, dpia.review_due, advice, dpia.declared_by, dpia.declared_at])
+	r := lib.result("gdpr-art35", "pass", "declared", msg, [digest], model_evidence)
+}
+
+dpo_advice_text(a) := text if {
+	lib.recorded(a.dpo_advice_ref)
+	text := fmt(", with the DPO's advice %s", [a.dpo_advice_ref])
+} else := ""
+
+# --- Art. 36: prior consultation ---------------------------------------------------------------
+
+residual_risk := r if {
+	dpia != null
+	text := lib.text(dpia.residual_risk)
+	r := lower(text)
+} else := ""
+
+art36 := r if {
+	residual_risk == "high"
+	not lib.recorded(dpia.prior_consultation_ref)
+	ref := lib.text(dpia.ref)
+	msg := fmt("the DPIA %s leaves a high residual risk and no prior consultation of the supervisory authority is recorded (prior_consultation_ref, Art. 36(1))", [ref])
+	r := lib.result("gdpr-art36", "fail", "verified", msg, [digest], model_evidence)
+} else := r if {
+	residual_risk == "high"
+	ref := lib.text(dpia.ref)
+	msg := fmt("the DPIA %s leaves a high residual risk, and the supervisory authority was consulted (%s)", [ref, dpia.prior_consultation_ref])
+	r := lib.result("gdpr-art36", "pass", "verified", msg, [digest], model_evidence)
+} else := r if {
+	residual_risk == ""
+	count(dpia_triggers) > 0
+	msg := "a DPIA is required and none records its residual risk (assessments.dpia.residual_risk), so whether the supervisory authority must be consulted first (Art. 36(1)) cannot be shown"
+	r := lib.result("gdpr-art36", "fail", "verified", msg, [digest], model_evidence)
+} else := r if {
+	residual_risk == ""
+	r := not_applicable("gdpr-art36", "no DPIA is required or on record, so no residual risk calls for prior consultation")
+} else := r if {
+	msg := fmt("the DPIA records a %s residual risk: no prior consultation is required (Art. 36(1))", [residual_risk])
+	r := not_applicable("gdpr-art36", msg)
+}

@@ -1,0 +1,299 @@
+# Lawfulness: a basis for each processing (Art. 6), consent that covers the purpose and honours
+# withdrawals (Art. 7), a condition for special categories (Art. 9) and an authority for
+# criminal-offence data (Art. 10), and purpose limitation (Art. 5(1)(b)).
+#
+# A lawful basis, an Art. 9 condition or an Art. 10 authority cannot be shown valid from
+# evidence: the rules check it is recorded and attributable, and a pass says it is declared,
+# by whom and when. A field that is not recorded (or a dataset with no classification) reads
+# as undefined, so "not recorded" holds and the check fails closed.
+package governance.gdpr
+
+import data.governance.lib
+import rego.v1
+
+results contains art6
+
+results contains art7
+
+results contains art9
+
+results contains art10
+
+results contains art5_1b
+
+# --- Art. 6(1): lawfulness of processing -------------------------------------------------------
+
+lawful_bases := {b | some b in lib.config.gdpr_lawful_bases}
+
+art6_problems := all if {
+	part1 := {p |
+		some d in governed
+		not lib.recorded(d.classification.lawful_basis)
+		t := fmt("%s has no lawful basis recorded (Art. 6(1))", [d.node])
+		p := {"node": d.node, "text": t}
+	}
+	part2 := {p |
+		some d in governed
+		basis := d.classification.lawful_basis
+		lib.recorded(basis)
+		not basis in lawful_bases
+		t := fmt("%s declares \"%s\", which is not one of the Art. 6(1) bases", [d.node, basis])
+		p := {"node": d.node, "text": t}
+	}
+	# Legitimate interests need the balancing test on record (Art. 6(1)(f)).
+	part3 := {p |
+		some d in governed
+		d.classification.lawful_basis == "legitimate_interests"
+		not lib.recorded(d.classification.lia_ref)
+		t := fmt("%s relies on legitimate interests with no legitimate interests assessment recorded (lia_ref, Art. 6(1)(f))", [d.node])
+		p := {"node": d.node, "text": t}
+	}
+	part4 := {p |
+		some d in governed
+		not d.node in attributed_nodes
+		p := unattributed_problem(d, "a lawful basis rests on a declaration")
+	}
+	all := ((part1 | part2) | part3) | part4
+}
+
+art6 := r if {
+	count(governed) == 0
+	r := not_applicable("gdpr-art6", "no personal data under the GDPR upstream of the model")
+} else := r if {
+	count(art6_problems) > 0
+	r := failing("gdpr-art6", art6_problems)
+} else := r if {
+	listed := [s |
+		some d in governed
+		s := fmt("%s: %s", [d.node, d.classification.lawful_basis])
+	]
+	sorted := sort(listed)
+	bases := concat(", ", sorted)
+	who := declarers(governed)
+	msg := fmt("every personal dataset has an Art. 6(1) basis (%s), declared by %s", [bases, who])
+	r := lib.result("gdpr-art6", "pass", "declared", msg, governed_subjects, governed_evidence)
+}
+
+# --- Art. 7(1) + 7(3): conditions for consent --------------------------------------------------
+
+# An Art. 9(2)(a) condition is explicit consent: the conditions of Art. 7 apply to it as well.
+explicit_consent_nodes := nodes if {
+	conditions := [[d.node, u] |
+		some d in governed
+		condition := d.classification.art9_condition
+		is_string(condition)
+		c := lower(condition)
+		u := replace(c, " ", "")
+	]
+	by_article := {x[0] | some x in conditions; contains(x[1], "9(2)(a)")}
+	by_name := {x[0] | some x in conditions; x[1] == "explicit_consent"}
+	nodes := by_article | by_name
+}
+
+consented := [d |
+	some d in governed
+	relies_on_consent(d)
+]
+
+relies_on_consent(d) if d.classification.lawful_basis == "consent"
+
+relies_on_consent(d) if d.node in explicit_consent_nodes
+
+withdrawal_watermark := w if {
+	w := requests.withdrawal_applied_through
+	is_string(w)
+} else := ""
+
+art7_problems := all if {
+	# Consent must be demonstrable (Art. 7(1)).
+	part1 := {p |
+		some d in consented
+		not lib.recorded(d.classification.consent_ref)
+		t := fmt("%s relies on consent with no consent record (consent_ref, Art. 7(1))", [d.node])
+		p := {"node": d.node, "text": t}
+	}
+	# Consent covers only the purposes it was given for (Art. 6(1)(a), 7(2)).
+	part2 := {p |
+		some d in consented
+		model_purpose == ""
+		t := fmt("%s relies on consent, and the model declares no purpose to hold it against", [d.node])
+		p := {"node": d.node, "text": t}
+	}
+	part3 := {p |
+		some d in consented
+		model_purpose != ""
+		not model_purpose in d.classification.purposes
+		purposes := purposes_of(d)
+		given := concat(", ", purposes)
+		t := fmt("%s: consent was not given for the model's purpose \"%s\" (consented purposes: %s)", [d.node, model_purpose, given])
+		p := {"node": d.node, "text": t}
+	}
+	# Withdrawn consent must be honoured in the data the model reads (Art. 7(3)): withdrawals must
+	# have been applied at least up to the time the version read was written.
+	part4 := {p |
+		some d in consented
+		withdrawal_watermark == ""
+		t := fmt("%s relies on consent, and no consent-withdrawal watermark is recorded (requests.withdrawal_applied_through, Art. 7(3))", [d.node])
+		p := {"node": d.node, "text": t}
+	}
+	part5 := {p |
+		some d in consented
+		not is_string(d.snapshot_time)
+		t := fmt("%s relies on consent, and the version read has no snapshot time, so withdrawals cannot be shown applied to it (Art. 7(3))", [d.node])
+		p := {"node": d.node, "text": t}
+	}
+	part6 := {p |
+		some d in consented
+		withdrawal_watermark != ""
+		is_string(d.snapshot_time)
+		withdrawal_watermark < d.snapshot_time
+		t := fmt("%s: consent withdrawals are applied only through %s, before its snapshot of %s (Art. 7(3))", [d.node, withdrawal_watermark, d.snapshot_time])
+		p := {"node": d.node, "text": t}
+	}
+	all := ((((part1 | part2) | part3) | part4) | part5) | part6
+}
+
+art7 := r if {
+	count(consented) == 0
+	r := not_applicable("gdpr-art7", "no personal data upstream of the model relies on consent")
+} else := r if {
+	count(art7_problems) > 0
+	r := failing("gdpr-art7", art7_problems)
+} else := r if {
+	listed := names(consented)
+	msg := fmt("consent is recorded for %s, covers the purpose \"%s\", and withdrawals are applied through %s, after every snapshot read", [listed, model_purpose, withdrawal_watermark])
+	subjects := lib.nodes(consented)
+	ev := lib.evidence_of(consented)
+	r := lib.result("gdpr-art7", "pass", "verified", msg, subjects, ev)
+}
+
+# --- Art. 9(1)-(2): special categories of personal data ----------------------------------------
+
+art9_problems := all if {
+	part1 := {p |
+		some d in special
+		not lib.recorded(d.classification.art9_condition)
+		t := fmt("%s holds special-category data (on the dataset or a column) with no Art. 9(2) condition recorded", [d.node])
+		p := {"node": d.node, "text": t}
+	}
+	# Explicit consent (Art. 9(2)(a)) must itself be on record.
+	part2 := {p |
+		some d in special
+		d.node in explicit_consent_nodes
+		not lib.recorded(d.classification.consent_ref)
+		t := fmt("%s relies on explicit consent (Art. 9(2)(a)) with no consent record (consent_ref)", [d.node])
+		p := {"node": d.node, "text": t}
+	}
+	part3 := {p |
+		some d in special
+		not d.node in attributed_nodes
+		p := unattributed_problem(d, "an Art. 9(2) condition rests on a declaration")
+	}
+	all := (part1 | part2) | part3
+}
+
+art9 := r if {
+	count(special) == 0
+	r := not_applicable("gdpr-art9", "no special-category data (Art. 9(1)) upstream of the model, on any dataset or column")
+} else := r if {
+	count(art9_problems) > 0
+	r := failing("gdpr-art9", art9_problems)
+} else := r if {
+	listed := [s |
+		some d in special
+		s := fmt("%s: %s", [d.node, d.classification.art9_condition])
+	]
+	sorted := sort(listed)
+	conditions := concat(", ", sorted)
+	who := declarers(special)
+	msg := fmt("special-category data has an Art. 9(2) condition (%s), declared by %s", [conditions, who])
+	subjects := lib.nodes(special)
+	ev := lib.evidence_of(special)
+	r := lib.result("gdpr-art9", "pass", "declared", msg, subjects, ev)
+}
+
+# --- Art. 10: criminal convictions and offences ------------------------------------------------
+
+criminal := [d | some d in governed; d.node in criminal_nodes]
+
+art10_problems := all if {
+	part1 := {p |
+		some d in criminal
+		not lib.recorded(d.classification.art10_authority_ref)
+		t := fmt("%s holds criminal-offence data with no Art. 10 authority recorded (art10_authority_ref)", [d.node])
+		p := {"node": d.node, "text": t}
+	}
+	part2 := {p |
+		some d in criminal
+		not d.node in attributed_nodes
+		p := unattributed_problem(d, "an Art. 10 authority rests on a declaration")
+	}
+	all := part1 | part2
+}
+
+art10 := r if {
+	count(criminal) == 0
+	r := not_applicable("gdpr-art10", "no criminal-offence data (Art. 10) upstream of the model")
+} else := r if {
+	count(art10_problems) > 0
+	r := failing("gdpr-art10", art10_problems)
+} else := r if {
+	listed := [s |
+		some d in criminal
+		s := fmt("%s: %s", [d.node, d.classification.art10_authority_ref])
+	]
+	sorted := sort(listed)
+	refs := concat(", ", sorted)
+	who := declarers(criminal)
+	msg := fmt("criminal-offence data is processed under a recorded authority (%s), declared by %s", [refs, who])
+	subjects := lib.nodes(criminal)
+	ev := lib.evidence_of(criminal)
+	r := lib.result("gdpr-art10", "pass", "declared", msg, subjects, ev)
+}
+
+# --- Art. 5(1)(b): purpose limitation ----------------------------------------------------------
+
+# Governed datasets whose recorded purposes do not include the model's.
+further_purpose := [d |
+	some d in governed
+	not model_purpose in d.classification.purposes
+]
+
+art5_1b_problems := all if {
+	part1 := {p |
+		model_purpose == ""
+		some d in governed
+		t := fmt("%s is personal data, and the model declares no purpose (model.purpose) to hold against its purposes", [d.node])
+		p := {"node": d.node, "text": t}
+	}
+	# A further purpose is allowed when found compatible (Art. 6(4)) and that assessment is recorded.
+	part2 := {p |
+		model_purpose != ""
+		some d in further_purpose
+		not lib.recorded(d.classification.compatibility_ref)
+		purposes := purposes_of(d)
+		listed := concat(", ", purposes)
+		t := fmt("%s was not collected for \"%s\" (its purposes: %s) and no compatibility assessment (Art. 6(4), compatibility_ref) is recorded", [d.node, model_purpose, listed])
+		p := {"node": d.node, "text": t}
+	}
+	all := part1 | part2
+}
+
+art5_1b := r if {
+	count(governed) == 0
+	r := not_applicable("gdpr-art5-1b", "no personal data under the GDPR upstream of the model")
+} else := r if {
+	count(art5_1b_problems) > 0
+	r := failing("gdpr-art5-1b", art5_1b_problems)
+} else := r if {
+	how := purpose_fit(further_purpose)
+	msg := fmt("the model's purpose \"%s\" is %s", [model_purpose, how])
+	r := lib.result("gdpr-art5-1b", "pass", "verified", msg, governed_subjects, governed_evidence)
+}
+
+purpose_fit(compatible) := "among the recorded purposes of every personal dataset" if {
+	count(compatible) == 0
+} else := text if {
+	listed := names(compatible)
+	text := fmt("among the recorded purposes of the personal datasets, or found compatible (Art. 6(4)) for %s", [listed])
+}

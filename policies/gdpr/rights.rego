@@ -1,0 +1,108 @@
+# Data subjects' rights and the security of the data the model reads: erasure (Art. 17) and
+# objection (Art. 21) honoured in it, encryption at rest (Art. 32(1)(a)), and breaches on it
+# notified to the supervisory authority in time (Art. 33(1)).
+package governance.gdpr
+
+import data.governance.lib
+import rego.v1
+
+results contains art17_21
+
+# Requests applied at least up to the time the version read was written: a request received
+# later cannot be in that version's data.
+watermarks := {
+	"erasure": object.get(requests, "erasure_applied_through", null),
+	"objection": object.get(requests, "objection_applied_through", null),
+}
+
+articles := {"erasure": "Art. 17", "objection": "Art. 21"}
+
+art17_21_problems := all if {
+	part1 := {p |
+		some kind in ["erasure", "objection"]
+		not is_string(watermarks[kind])
+		some d in governed
+		t := fmt("%s: no %s watermark is recorded (requests.%s_applied_through, %s)", [d.node, kind, kind, articles[kind]])
+		p := {"node": d.node, "text": t}
+	}
+	part2 := {p |
+		some d in governed
+		not is_string(d.snapshot_time)
+		t := fmt("%s: the version read has no snapshot time, so erasure and objection requests cannot be shown applied to it", [d.node])
+		p := {"node": d.node, "text": t}
+	}
+	part3 := {p |
+		some kind in ["erasure", "objection"]
+		mark := watermarks[kind]
+		is_string(mark)
+		some d in governed
+		is_string(d.snapshot_time)
+		mark < d.snapshot_time
+		t := fmt("%s: %s requests are applied only through %s, before its snapshot of %s (%s)", [d.node, kind, mark, d.snapshot_time, articles[kind]])
+		p := {"node": d.node, "text": t}
+	}
+	# Art. 32(1)(a): encryption of personal data; not recorded is not encrypted.
+	part4 := {p |
+		some d in governed
+		not d.classification.encryption_at_rest == true
+		why := encryption_text(d)
+		t := fmt("%s: %s (Art. 32(1)(a))", [d.node, why])
+		p := {"node": d.node, "text": t}
+	}
+	part5 := {p |
+		some b in breaches
+		not is_string(b.incident.authority_notified_at)
+		some n in b.nodes
+		t := fmt("%s: the %s breach the controller became aware of at %s was never notified to the supervisory authority (Art. 33(1))", [n, b.incident.type, b.incident.aware_at])
+		p := {"node": n, "text": t}
+	}
+	part6 := {p |
+		some b in breaches
+		notified := b.incident.authority_notified_at
+		is_string(notified)
+		aware := lib.ns(b.incident.aware_at)
+		late := lib.ns(notified)
+		late > aware + ((notification_hours * 3600) * 1000000000)
+		some n in b.nodes
+		t := fmt("%s: the %s breach the controller became aware of at %s was notified only at %s, later than %d hours (Art. 33(1))", [n, b.incident.type, b.incident.aware_at, notified, notification_hours])
+		p := {"node": n, "text": t}
+	}
+	all := ((((part1 | part2) | part3) | part4) | part5) | part6
+}
+
+encryption_text(d) := "not encrypted at rest" if {
+	d.classification.encryption_at_rest == false
+} else := "encryption at rest not recorded (encryption_at_rest)"
+
+# Art. 33(1): a breach on data the model reads is notified to the supervisory authority without
+# undue delay and within the configured hours (72) of becoming aware of it.
+notification_hours := h if {
+	h := lib.config.breach_notification_hours
+	is_number(h)
+} else := 72
+
+breaches := [{"incident": i, "nodes": nodes} |
+	some i in input.incidents
+	nodes := sort([n | some n in i.affects; n in governed_nodes])
+	count(nodes) > 0
+]
+
+art17_21 := r if {
+	count(governed) == 0
+	r := not_applicable("gdpr-art17-21", "no personal data under the GDPR upstream of the model")
+} else := r if {
+	count(art17_21_problems) > 0
+	r := failing("gdpr-art17-21", art17_21_problems)
+} else := r if {
+	listed := names(governed)
+	notified := breach_text(breaches)
+	msg := fmt("erasure requests are applied through %s and objections through %s, after every snapshot read; %s are encrypted at rest; %s", [watermarks.erasure, watermarks.objection, listed, notified])
+	r := lib.result("gdpr-art17-21", "pass", "verified", msg, governed_subjects, governed_evidence)
+}
+
+breach_text(bs) := "no breach on record affects them" if {
+	count(bs) == 0
+} else := text if {
+	n := count(bs)
+	text := fmt("%d breach(es) affecting them were notified to the supervisory authority within %d hours", [n, notification_hours])
+}
