@@ -15,7 +15,7 @@ art30_problems := all if {
 	part1 := {p |
 		some d in governed
 		not lib.recorded(d.classification.ropa_ref)
-		t := fmt("%s: no entry in the record of processing activities (ropa_ref, Art. 30(1))", [d.node])
+		t := concat("", [d.node, ": no entry in the record of processing activities (ropa_ref, Art. 30(1))"])
 		p := {"node": d.node, "text": t}
 	}
 	# The record names the purposes of the processing (Art. 30(1)(b)). The record itself is not in
@@ -25,7 +25,7 @@ art30_problems := all if {
 		some d in governed
 		ref := d.classification.ropa_ref
 		lib.recorded(ref)
-		t := fmt("%s: the model declares no purpose, so its record entry %s cannot be shown to cover it (Art. 30(1)(b))", [d.node, ref])
+		t := concat("", [d.node, ": the model declares no purpose, so its record entry ", ref, " cannot be shown to cover it (Art. 30(1)(b))"])
 		p := {"node": d.node, "text": t}
 	}
 	part3 := {p |
@@ -33,7 +33,7 @@ art30_problems := all if {
 		some d in further_purpose
 		ref := d.classification.ropa_ref
 		lib.recorded(ref)
-		t := fmt("%s: the purposes recorded for its entry %s do not include \"%s\" (Art. 30(1)(b))", [d.node, ref, model_purpose])
+		t := concat("", [d.node, ": the purposes recorded for its entry ", ref, " do not include \"", model_purpose, "\" (Art. 30(1)(b))"])
 		p := {"node": d.node, "text": t}
 	}
 	all := (part1 | part2) | part3
@@ -48,11 +48,11 @@ art30 := r if {
 } else := r if {
 	listed := [s |
 		some d in governed
-		s := fmt("%s: %s", [d.node, d.classification.ropa_ref])
+		s := concat("", [d.node, ": ", d.classification.ropa_ref])
 	]
 	sorted := sort(listed)
 	entries := concat(", ", sorted)
-	msg := fmt("every personal dataset has a record of processing entry (%s) whose purposes, as the datasets' classifications declare them, include \"%s\"", [entries, model_purpose])
+	msg := concat("", ["every personal dataset has a record of processing entry (", entries, ") whose purposes, as the datasets' classifications declare them, include \"", model_purpose, "\""])
 	r := lib.result("gdpr-art30", "pass", "verified", msg, governed_subjects, governed_evidence)
 }
 
@@ -77,7 +77,7 @@ art28_problems := all if {
 	all := {p |
 		some x in processors
 		not lib.recorded(x.processor.dpa_ref)
-		t := fmt("%s runs on or is held by the processor %s with no data processing agreement recorded (dpa_ref, Art. 28(3))", [x.node, x.processor.name])
+		t := concat("", [x.node, " runs on or is held by the processor ", x.processor.name, " with no data processing agreement recorded (dpa_ref, Art. 28(3))"])
 		p := {"node": x.node, "text": t}
 	}
 }
@@ -91,11 +91,11 @@ art28 := r if {
 } else := r if {
 	listed := [s |
 		some x in processors
-		s := fmt("%s: %s under %s", [x.node, x.processor.name, x.processor.dpa_ref])
+		s := concat("", [x.node, ": ", x.processor.name, " under ", x.processor.dpa_ref])
 	]
 	sorted := sort(listed)
 	agreements := concat(", ", sorted)
-	msg := fmt("every processor has a data processing agreement on record (%s)", [agreements])
+	msg := concat("", ["every processor has a data processing agreement on record (", agreements, ")"])
 	nodes := {x.node | some x in processors}
 	subjects := sort(nodes)
 	ev := evidence_for(nodes)

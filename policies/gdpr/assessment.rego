@@ -46,20 +46,20 @@ art22_4_condition_ok(condition) if {
 art22_problems := all if {
 	part1 := {p |
 		count(model_nodes) == 0
-		t := fmt("the model's node is not in its lineage, so no Art. 22(2) exception or human-review channel is recorded for %s", [input.model.name])
+		t := concat("", ["the model's node is not in its lineage, so no Art. 22(2) exception or human-review channel is recorded for ", input.model.name])
 		p := {"node": digest, "text": t}
 	}
 	part2 := {p |
 		some m in model_nodes
 		not lib.recorded(m.classification.art22_exception_ref)
-		t := fmt("%s: no Art. 22(2) exception (contract, Union or Member State law, explicit consent) recorded (art22_exception_ref)", [m.node])
+		t := concat("", [m.node, ": no Art. 22(2) exception (contract, Union or Member State law, explicit consent) recorded (art22_exception_ref)"])
 		p := {"node": m.node, "text": t}
 	}
 	# Art. 22(3): at least the right to obtain human intervention and to contest the decision.
 	part3 := {p |
 		some m in model_nodes
 		not lib.recorded(m.classification.human_review_ref)
-		t := fmt("%s: no channel for human intervention and contesting the decision recorded (human_review_ref, Art. 22(3))", [m.node])
+		t := concat("", [m.node, ": no channel for human intervention and contesting the decision recorded (human_review_ref, Art. 22(3))"])
 		p := {"node": m.node, "text": t}
 	}
 	part4 := {p |
@@ -67,7 +67,7 @@ art22_problems := all if {
 		some m in model_nodes
 		not lib.recorded(m.classification.art22_4_condition)
 		listed := names(special)
-		t := fmt("%s: the model decides on special-category data (%s) with no Art. 22(4) condition recorded (art22_4_condition)", [m.node, listed])
+		t := concat("", [m.node, ": the model decides on special-category data (", listed, ") with no Art. 22(4) condition recorded (art22_4_condition)"])
 		p := {"node": m.node, "text": t}
 	}
 	part5 := {p |
@@ -76,7 +76,7 @@ art22_problems := all if {
 		condition := m.classification.art22_4_condition
 		lib.recorded(condition)
 		not art22_4_condition_ok(condition)
-		t := fmt("%s: the Art. 22(4) condition \"%s\" is neither Art. 9(2)(a) nor 9(2)(g)", [m.node, condition])
+		t := concat("", [m.node, ": the Art. 22(4) condition \"", condition, "\" is neither Art. 9(2)(a) nor 9(2)(g)"])
 		p := {"node": m.node, "text": t}
 	}
 	part6 := {p |
@@ -97,14 +97,14 @@ art22 := r if {
 	m := model_nodes[0]
 	who := declarers(model_nodes)
 	condition := art22_4_text(m)
-	msg := fmt("automated decisions with legal effect rest on the Art. 22(2) exception %s, with human review at %s%s; declared by %s", [m.classification.art22_exception_ref, m.classification.human_review_ref, condition, who])
+	msg := concat("", ["automated decisions with legal effect rest on the Art. 22(2) exception ", m.classification.art22_exception_ref, ", with human review at ", m.classification.human_review_ref, condition, "; declared by ", who])
 	subjects := lib.nodes(model_nodes)
 	r := lib.result("gdpr-art22", "pass", "declared", msg, subjects, model_evidence)
 }
 
 art22_4_text(m) := text if {
 	count(special) > 0
-	text := fmt(", and special-category data under the Art. 22(4) condition %s", [m.classification.art22_4_condition])
+	text := concat("", [", and special-category data under the Art. 22(4) condition ", m.classification.art22_4_condition])
 } else := ""
 
 # --- Art. 35: data protection impact assessment ------------------------------------------------
@@ -165,7 +165,7 @@ art35_problems := all if {
 		lib.recorded(dpia.status)
 		status := lower(dpia.status)
 		status != "approved"
-		t := fmt("the DPIA's status is \"%s\", not approved", [dpia.status])
+		t := concat("", ["the DPIA's status is \"", dpia.status, "\", not approved"])
 	}
 	part5 := {"the DPIA has no approval time recorded" |
 		dpia != null
@@ -175,7 +175,7 @@ art35_problems := all if {
 		dpia != null
 		is_string(dpia.approved_at)
 		dpia.approved_at > input.evaluated_at
-		t := fmt("the DPIA was approved only at %s, after %s", [dpia.approved_at, input.evaluated_at])
+		t := concat("", ["the DPIA was approved only at ", dpia.approved_at, ", after ", input.evaluated_at])
 	}
 	# A DPIA is reviewed when the risk may have changed (Art. 35(11)): one past its review date no
 	# longer stands for the processing.
@@ -187,7 +187,7 @@ art35_problems := all if {
 		dpia != null
 		is_string(dpia.review_due)
 		dpia.review_due < input.evaluated_at
-		t := fmt("the DPIA's review was due at %s (Art. 35(11))", [dpia.review_due])
+		t := concat("", ["the DPIA's review was due at ", dpia.review_due, " (Art. 35(11))"])
 	}
 	# The controller seeks the advice of its DPO, where one is designated (Art. 35(2)).
 	part9 := {"a DPO is designated and the DPIA records no DPO advice (dpo_advice_ref, Art. 35(2))" |
@@ -216,19 +216,19 @@ art35 := r if {
 	triggers := concat(", ", sorted_triggers)
 	sorted_problems := sort(art35_problems)
 	problems := concat("; ", sorted_problems)
-	msg := fmt("a DPIA is required (%s): %s", [triggers, problems])
+	msg := concat("", ["a DPIA is required (", triggers, "): ", problems])
 	r := lib.result("gdpr-art35", "fail", "verified", msg, [digest], model_evidence)
 } else := r if {
 	sorted := sort(dpia_triggers)
 	triggers := concat(", ", sorted)
 	advice := dpo_advice_text(dpia)
-	msg := fmt("the DPIA %s required for %s was approved at %s and is due for review at %s%s; its adequacy is declared by %s at %s", [dpia.ref, triggers, dpia.approved_at, dpia.review_due, advice, dpia.declared_by, dpia.declared_at])
+	msg := concat("", ["the DPIA ", dpia.ref, " required for ", triggers, " was approved at ", dpia.approved_at, " and is due for review at ", dpia.review_due, advice, "; its adequacy is declared by ", dpia.declared_by, " at ", dpia.declared_at])
 	r := lib.result("gdpr-art35", "pass", "declared", msg, [digest], model_evidence)
 }
 
 dpo_advice_text(a) := text if {
 	lib.recorded(a.dpo_advice_ref)
-	text := fmt(", with the DPO's advice %s", [a.dpo_advice_ref])
+	text := concat("", [", with the DPO's advice ", a.dpo_advice_ref])
 } else := ""
 
 # --- Art. 36: prior consultation ---------------------------------------------------------------
@@ -243,12 +243,12 @@ art36 := r if {
 	residual_risk == "high"
 	not lib.recorded(dpia.prior_consultation_ref)
 	ref := lib.text(dpia.ref)
-	msg := fmt("the DPIA %s leaves a high residual risk and no prior consultation of the supervisory authority is recorded (prior_consultation_ref, Art. 36(1))", [ref])
+	msg := concat("", ["the DPIA ", ref, " leaves a high residual risk and no prior consultation of the supervisory authority is recorded (prior_consultation_ref, Art. 36(1))"])
 	r := lib.result("gdpr-art36", "fail", "verified", msg, [digest], model_evidence)
 } else := r if {
 	residual_risk == "high"
 	ref := lib.text(dpia.ref)
-	msg := fmt("the DPIA %s leaves a high residual risk, and the supervisory authority was consulted (%s)", [ref, dpia.prior_consultation_ref])
+	msg := concat("", ["the DPIA ", ref, " leaves a high residual risk, and the supervisory authority was consulted (", dpia.prior_consultation_ref, ")"])
 	r := lib.result("gdpr-art36", "pass", "verified", msg, [digest], model_evidence)
 } else := r if {
 	residual_risk == ""
@@ -259,6 +259,6 @@ art36 := r if {
 	residual_risk == ""
 	r := not_applicable("gdpr-art36", "no DPIA is required or on record, so no residual risk calls for prior consultation")
 } else := r if {
-	msg := fmt("the DPIA records a %s residual risk: no prior consultation is required (Art. 36(1))", [residual_risk])
+	msg := concat("", ["the DPIA records a ", residual_risk, " residual risk: no prior consultation is required (Art. 36(1))"])
 	r := not_applicable("gdpr-art36", msg)
 }

@@ -132,18 +132,32 @@ requests := r if {
 
 # --- wording of results ------------------------------------------------------------------------
 
-# Every message is formatted here. rego-cpp's sprintf writes some strings with their JSON quotes
-# (a string made by concat, lower or upper, or a literal passed as a function's argument): the
-# output is then not JSON and the decision an error, where OPA writes the text. trim_space gives
-# back a plain string that both engines format alike.
+# Every message is formatted here, with concat rather than sprintf: rego-cpp's sprintf writes
+# some strings with their JSON quotes (one made by concat, upper or lower, or a literal passed as
+# a function's argument), and its trim_space output loses the escaping of a quote; either way the
+# output is not JSON and the decision an error, where OPA writes the text. concat writes every
+# kind of string alike on both engines. The template's "%s" take the arguments in order: strings
+# as they are, integers in decimal.
 fmt(template, args) := text if {
-	clean := [y | some a in args; y := plain(a)]
-	text := sprintf(template, clean)
+	parts := split(template, "%s")
+	pieces := [piece |
+		some i in numbers.range(0, count(parts) - 1)
+		arg := arg_text(args, i)
+		piece := concat("", [parts[i], arg])
+	]
+	text := concat("", pieces)
 }
 
-plain(a) := trim_space(a) if is_string(a)
-
-plain(a) := a if not is_string(a)
+arg_text(args, i) := "" if {
+	i >= count(args)
+} else := s if {
+	s := args[i]
+	is_string(s)
+} else := s if {
+	n := args[i]
+	is_number(n)
+	s := format_int(n, 10)
+} else := "?"
 
 not_applicable(id, why) := r if {
 	r := lib.result(id, "not_applicable", "verified", why, [], [])
@@ -153,7 +167,8 @@ not_applicable(id, why) := r if {
 # (datasets, jobs, or the model's digest) and the evidence the ledger entries asserting them.
 failing(id, problems) := r if {
 	nodes := {p.node | some p in problems}
-	texts := sort([p.text | some p in problems])
+	distinct := {p.text | some p in problems}
+	texts := sort(distinct)
 	ev := evidence_for(nodes)
 	msg := concat("; ", texts)
 	subjects := sort(nodes)
@@ -182,14 +197,15 @@ declarers(datasets) := text if {
 	who := {w |
 		some d in datasets
 		d.node in attributed_nodes
-		w := fmt("%s at %s (entry %d)", [d.declaration.declared_by, d.declaration.declared_at, d.declaration.index])
+		entry := format_int(d.declaration.index, 10)
+		w := concat("", [d.declaration.declared_by, " at ", d.declaration.declared_at, " (entry ", entry, ")"])
 	}
 	sorted := sort(who)
 	text := concat("; ", sorted)
 }
 
 unattributed_problem(d, what) := p if {
-	t := fmt("%s: %s, but its classification does not say who declared it and when", [d.node, what])
+	t := concat("", [d.node, ": ", what, ", but its classification does not say who declared it and when"])
 	p := {"node": d.node, "text": t}
 }
 

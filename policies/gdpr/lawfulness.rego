@@ -29,7 +29,7 @@ art6_problems := all if {
 	part1 := {p |
 		some d in governed
 		not lib.recorded(d.classification.lawful_basis)
-		t := fmt("%s has no lawful basis recorded (Art. 6(1))", [d.node])
+		t := concat("", [d.node, " has no lawful basis recorded (Art. 6(1))"])
 		p := {"node": d.node, "text": t}
 	}
 	part2 := {p |
@@ -37,7 +37,7 @@ art6_problems := all if {
 		basis := d.classification.lawful_basis
 		lib.recorded(basis)
 		not basis in lawful_bases
-		t := fmt("%s declares \"%s\", which is not one of the Art. 6(1) bases", [d.node, basis])
+		t := concat("", [d.node, " declares \"", basis, "\", which is not one of the Art. 6(1) bases"])
 		p := {"node": d.node, "text": t}
 	}
 	# Legitimate interests need the balancing test on record (Art. 6(1)(f)).
@@ -45,7 +45,7 @@ art6_problems := all if {
 		some d in governed
 		d.classification.lawful_basis == "legitimate_interests"
 		not lib.recorded(d.classification.lia_ref)
-		t := fmt("%s relies on legitimate interests with no legitimate interests assessment recorded (lia_ref, Art. 6(1)(f))", [d.node])
+		t := concat("", [d.node, " relies on legitimate interests with no legitimate interests assessment recorded (lia_ref, Art. 6(1)(f))"])
 		p := {"node": d.node, "text": t}
 	}
 	part4 := {p |
@@ -65,12 +65,12 @@ art6 := r if {
 } else := r if {
 	listed := [s |
 		some d in governed
-		s := fmt("%s: %s", [d.node, d.classification.lawful_basis])
+		s := concat("", [d.node, ": ", d.classification.lawful_basis])
 	]
 	sorted := sort(listed)
 	bases := concat(", ", sorted)
 	who := declarers(governed)
-	msg := fmt("every personal dataset has an Art. 6(1) basis (%s), declared by %s", [bases, who])
+	msg := concat("", ["every personal dataset has an Art. 6(1) basis (", bases, "), declared by ", who])
 	r := lib.result("gdpr-art6", "pass", "declared", msg, governed_subjects, governed_evidence)
 }
 
@@ -109,14 +109,14 @@ art7_problems := all if {
 	part1 := {p |
 		some d in consented
 		not lib.recorded(d.classification.consent_ref)
-		t := fmt("%s relies on consent with no consent record (consent_ref, Art. 7(1))", [d.node])
+		t := concat("", [d.node, " relies on consent with no consent record (consent_ref, Art. 7(1))"])
 		p := {"node": d.node, "text": t}
 	}
 	# Consent covers only the purposes it was given for (Art. 6(1)(a), 7(2)).
 	part2 := {p |
 		some d in consented
 		model_purpose == ""
-		t := fmt("%s relies on consent, and the model declares no purpose to hold it against", [d.node])
+		t := concat("", [d.node, " relies on consent, and the model declares no purpose to hold it against"])
 		p := {"node": d.node, "text": t}
 	}
 	part3 := {p |
@@ -125,7 +125,7 @@ art7_problems := all if {
 		not model_purpose in d.classification.purposes
 		purposes := purposes_of(d)
 		given := concat(", ", purposes)
-		t := fmt("%s: consent was not given for the model's purpose \"%s\" (consented purposes: %s)", [d.node, model_purpose, given])
+		t := concat("", [d.node, ": consent was not given for the model's purpose \"", model_purpose, "\" (consented purposes: ", given, ")"])
 		p := {"node": d.node, "text": t}
 	}
 	# Withdrawn consent must be honoured in the data the model reads (Art. 7(3)): withdrawals must
@@ -133,13 +133,13 @@ art7_problems := all if {
 	part4 := {p |
 		some d in consented
 		withdrawal_watermark == ""
-		t := fmt("%s relies on consent, and no consent-withdrawal watermark is recorded (requests.withdrawal_applied_through, Art. 7(3))", [d.node])
+		t := concat("", [d.node, " relies on consent, and no consent-withdrawal watermark is recorded (requests.withdrawal_applied_through, Art. 7(3))"])
 		p := {"node": d.node, "text": t}
 	}
 	part5 := {p |
 		some d in consented
 		not is_string(d.snapshot_time)
-		t := fmt("%s relies on consent, and the version read has no snapshot time, so withdrawals cannot be shown applied to it (Art. 7(3))", [d.node])
+		t := concat("", [d.node, " relies on consent, and the version read has no snapshot time, so withdrawals cannot be shown applied to it (Art. 7(3))"])
 		p := {"node": d.node, "text": t}
 	}
 	part6 := {p |
@@ -147,7 +147,7 @@ art7_problems := all if {
 		withdrawal_watermark != ""
 		is_string(d.snapshot_time)
 		withdrawal_watermark < d.snapshot_time
-		t := fmt("%s: consent withdrawals are applied only through %s, before its snapshot of %s (Art. 7(3))", [d.node, withdrawal_watermark, d.snapshot_time])
+		t := concat("", [d.node, ": consent withdrawals are applied only through ", withdrawal_watermark, ", before its snapshot of ", d.snapshot_time, " (Art. 7(3))"])
 		p := {"node": d.node, "text": t}
 	}
 	all := ((((part1 | part2) | part3) | part4) | part5) | part6
@@ -161,7 +161,7 @@ art7 := r if {
 	r := failing("gdpr-art7", art7_problems)
 } else := r if {
 	listed := names(consented)
-	msg := fmt("consent is recorded for %s, covers the purpose \"%s\", and withdrawals are applied through %s, after every snapshot read", [listed, model_purpose, withdrawal_watermark])
+	msg := concat("", ["consent is recorded for ", listed, ", covers the purpose \"", model_purpose, "\", and withdrawals are applied through ", withdrawal_watermark, ", after every snapshot read"])
 	subjects := lib.nodes(consented)
 	ev := lib.evidence_of(consented)
 	r := lib.result("gdpr-art7", "pass", "verified", msg, subjects, ev)
@@ -173,7 +173,7 @@ art9_problems := all if {
 	part1 := {p |
 		some d in special
 		not lib.recorded(d.classification.art9_condition)
-		t := fmt("%s holds special-category data (on the dataset or a column) with no Art. 9(2) condition recorded", [d.node])
+		t := concat("", [d.node, " holds special-category data (on the dataset or a column) with no Art. 9(2) condition recorded"])
 		p := {"node": d.node, "text": t}
 	}
 	# Explicit consent (Art. 9(2)(a)) must itself be on record.
@@ -181,7 +181,7 @@ art9_problems := all if {
 		some d in special
 		d.node in explicit_consent_nodes
 		not lib.recorded(d.classification.consent_ref)
-		t := fmt("%s relies on explicit consent (Art. 9(2)(a)) with no consent record (consent_ref)", [d.node])
+		t := concat("", [d.node, " relies on explicit consent (Art. 9(2)(a)) with no consent record (consent_ref)"])
 		p := {"node": d.node, "text": t}
 	}
 	part3 := {p |
@@ -201,12 +201,12 @@ art9 := r if {
 } else := r if {
 	listed := [s |
 		some d in special
-		s := fmt("%s: %s", [d.node, d.classification.art9_condition])
+		s := concat("", [d.node, ": ", d.classification.art9_condition])
 	]
 	sorted := sort(listed)
 	conditions := concat(", ", sorted)
 	who := declarers(special)
-	msg := fmt("special-category data has an Art. 9(2) condition (%s), declared by %s", [conditions, who])
+	msg := concat("", ["special-category data has an Art. 9(2) condition (", conditions, "), declared by ", who])
 	subjects := lib.nodes(special)
 	ev := lib.evidence_of(special)
 	r := lib.result("gdpr-art9", "pass", "declared", msg, subjects, ev)
@@ -220,7 +220,7 @@ art10_problems := all if {
 	part1 := {p |
 		some d in criminal
 		not lib.recorded(d.classification.art10_authority_ref)
-		t := fmt("%s holds criminal-offence data with no Art. 10 authority recorded (art10_authority_ref)", [d.node])
+		t := concat("", [d.node, " holds criminal-offence data with no Art. 10 authority recorded (art10_authority_ref)"])
 		p := {"node": d.node, "text": t}
 	}
 	part2 := {p |
@@ -240,12 +240,12 @@ art10 := r if {
 } else := r if {
 	listed := [s |
 		some d in criminal
-		s := fmt("%s: %s", [d.node, d.classification.art10_authority_ref])
+		s := concat("", [d.node, ": ", d.classification.art10_authority_ref])
 	]
 	sorted := sort(listed)
 	refs := concat(", ", sorted)
 	who := declarers(criminal)
-	msg := fmt("criminal-offence data is processed under a recorded authority (%s), declared by %s", [refs, who])
+	msg := concat("", ["criminal-offence data is processed under a recorded authority (", refs, "), declared by ", who])
 	subjects := lib.nodes(criminal)
 	ev := lib.evidence_of(criminal)
 	r := lib.result("gdpr-art10", "pass", "declared", msg, subjects, ev)
@@ -263,7 +263,7 @@ art5_1b_problems := all if {
 	part1 := {p |
 		model_purpose == ""
 		some d in governed
-		t := fmt("%s is personal data, and the model declares no purpose (model.purpose) to hold against its purposes", [d.node])
+		t := concat("", [d.node, " is personal data, and the model declares no purpose (model.purpose) to hold against its purposes"])
 		p := {"node": d.node, "text": t}
 	}
 	# A further purpose is allowed when found compatible (Art. 6(4)) and that assessment is recorded.
@@ -273,7 +273,7 @@ art5_1b_problems := all if {
 		not lib.recorded(d.classification.compatibility_ref)
 		purposes := purposes_of(d)
 		listed := concat(", ", purposes)
-		t := fmt("%s was not collected for \"%s\" (its purposes: %s) and no compatibility assessment (Art. 6(4), compatibility_ref) is recorded", [d.node, model_purpose, listed])
+		t := concat("", [d.node, " was not collected for \"", model_purpose, "\" (its purposes: ", listed, ") and no compatibility assessment (Art. 6(4), compatibility_ref) is recorded"])
 		p := {"node": d.node, "text": t}
 	}
 	all := part1 | part2
@@ -287,7 +287,7 @@ art5_1b := r if {
 	r := failing("gdpr-art5-1b", art5_1b_problems)
 } else := r if {
 	how := purpose_fit(further_purpose)
-	msg := fmt("the model's purpose \"%s\" is %s", [model_purpose, how])
+	msg := concat("", ["the model's purpose \"", model_purpose, "\" is ", how])
 	r := lib.result("gdpr-art5-1b", "pass", "verified", msg, governed_subjects, governed_evidence)
 }
 
@@ -295,5 +295,5 @@ purpose_fit(compatible) := "among the recorded purposes of every personal datase
 	count(compatible) == 0
 } else := text if {
 	listed := names(compatible)
-	text := fmt("among the recorded purposes of the personal datasets, or found compatible (Art. 6(4)) for %s", [listed])
+	text := concat("", ["among the recorded purposes of the personal datasets, or found compatible (Art. 6(4)) for ", listed])
 }

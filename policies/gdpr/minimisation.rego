@@ -107,9 +107,9 @@ art5_1c_problems := all if {
 
 unapproved_text(feature, from) := text if {
 	not is_array(input.model.approved_features)
-	text := fmt("personal data reaches the model's feature %s (from %s), and the model declares no approved features (model.approved_features)", [feature, from])
+	text := concat("", ["personal data reaches the model's feature ", feature, " (from ", from, "), and the model declares no approved features (model.approved_features)"])
 } else := text if {
-	text := fmt("the model's feature %s carries personal data (from %s) and is not among its approved features", [feature, from])
+	text := concat("", ["the model's feature ", feature, " carries personal data (from ", from, ") and is not among its approved features"])
 }
 
 # Datasets the training run read whose columns are unknown: with no column lineage on the
@@ -131,7 +131,7 @@ art5_1c := r if {
 } else := r if {
 	count(unknown_columns) > 0
 	listed := names(unknown_columns)
-	msg := fmt("the model's node has no column lineage and the columns of %s are not recorded: which personal data reaches the model cannot be told", [listed])
+	msg := concat("", ["the model's node has no column lineage and the columns of ", listed, " are not recorded: which personal data reaches the model cannot be told"])
 	subjects := lib.nodes(unknown_columns)
 	ev := lib.evidence_of(unknown_columns)
 	r := lib.result("gdpr-art5-1c", "not_evaluated", "verified", msg, subjects, ev)
@@ -148,7 +148,7 @@ minimisation_message := "the model's node has no column lineage; no personal col
 	features := {e.field | some e in unapproved_edges}
 	sorted := sort(features)
 	listed := concat(", ", sorted)
-	msg := fmt("the features outside the model's approved features (%s) carry no personal data, as the column lineage shows", [listed])
+	msg := concat("", ["the features outside the model's approved features (", listed, ") carry no personal data, as the column lineage shows"])
 }
 
 # --- Art. 5(1)(e): storage limitation ----------------------------------------------------------
@@ -180,13 +180,13 @@ art5_1e_problems := all if {
 	part1 := {p |
 		some d in retained
 		not is_string(d.classification.collected_at)
-		t := fmt("%s: no collection time recorded (collected_at), so its storage limit cannot be shown", [d.node])
+		t := concat("", [d.node, ": no collection time recorded (collected_at), so its storage limit cannot be shown"])
 		p := {"node": d.node, "text": t}
 	}
 	part2 := {p |
 		some d in retained
 		not is_number(d.classification.retention_days)
-		t := fmt("%s: no retention period recorded (retention_days)", [d.node])
+		t := concat("", [d.node, ": no retention period recorded (retention_days)"])
 		p := {"node": d.node, "text": t}
 	}
 	part3 := {p |
@@ -194,7 +194,7 @@ art5_1e_problems := all if {
 		days := d.classification.retention_days
 		is_number(days)
 		days < 0
-		t := fmt("%s: a negative retention period (%d days)", [d.node, days])
+		t := fmt("%s: a negative retention period (%s days)", [d.node, days])
 		p := {"node": d.node, "text": t}
 	}
 	part4 := {p |
@@ -203,7 +203,7 @@ art5_1e_problems := all if {
 		days := d.classification.retention_days
 		is_number(days)
 		days > retention_max
-		t := fmt("%s: retention of %d days exceeds the configured maximum of %d days", [d.node, days, retention_max])
+		t := fmt("%s: retention of %s days exceeds the configured maximum of %s days", [d.node, days, retention_max])
 		p := {"node": d.node, "text": t}
 	}
 	# Kept no longer than necessary: at the limit itself the data may still be used, one instant
@@ -220,7 +220,7 @@ art5_1e_problems := all if {
 		start := lib.ns(collected)
 		limit := start + (days * nanoseconds_per_day)
 		now > limit
-		t := fmt("%s: collected at %s and kept for %d days, so its retention ended before %s", [d.node, collected, days, input.evaluated_at])
+		t := fmt("%s: collected at %s and kept for %s days, so its retention ended before %s", [d.node, collected, days, input.evaluated_at])
 		p := {"node": d.node, "text": t}
 	}
 	all := (((part1 | part2) | part3) | part4) | part5
@@ -240,17 +240,17 @@ art5_1e := r if {
 storage_message(retained, anonymised) := msg if {
 	count(anonymised) == 0
 	kept := names(retained)
-	msg := fmt("every personal dataset (%s) is within its retention period at %s", [kept, input.evaluated_at])
+	msg := concat("", ["every personal dataset (", kept, ") is within its retention period at ", input.evaluated_at])
 } else := msg if {
 	count(retained) == 0
 	sorted := sort(anonymised)
 	anon := concat(", ", sorted)
-	msg := fmt("the personal datasets are anonymised (%s), so no retention limit applies", [anon])
+	msg := concat("", ["the personal datasets are anonymised (", anon, "), so no retention limit applies"])
 } else := msg if {
 	kept := names(retained)
 	sorted := sort(anonymised)
 	anon := concat(", ", sorted)
-	msg := fmt("%s are within their retention periods at %s; %s are anonymised", [kept, input.evaluated_at, anon])
+	msg := concat("", [kept, " are within their retention periods at ", input.evaluated_at, "; ", anon, " are anonymised"])
 }
 
 # --- Art. 25: data protection by design and by default -----------------------------------------
@@ -310,7 +310,7 @@ art25_problems := all if {
 		not protective(x[2])
 		e := x[1]
 		how := transformation_text(e.transformation)
-		t := fmt("direct identifier %s#%s flows into %s#%s without pseudonymisation (%s) and no justification (dpbd_justification_ref) is recorded", [e.input_node, e.input_field, e.node, e.field, how])
+		t := concat("", ["direct identifier ", e.input_node, "#", e.input_field, " flows into ", e.node, "#", e.field, " without pseudonymisation (", how, ") and no justification (dpbd_justification_ref) is recorded"])
 		p := {"node": x[0].node, "text": t}
 	}
 
@@ -320,7 +320,7 @@ art25_problems := all if {
 		some id in unjustified
 		id.node in direct_at_distance_1
 		not id.node in read_by_column
-		t := fmt("direct identifier %s#%s is in data the training run read, and no column lineage shows it left out or pseudonymised; no justification (dpbd_justification_ref) is recorded", [id.node, id.field])
+		t := concat("", ["direct identifier ", id.node, "#", id.field, " is in data the training run read, and no column lineage shows it left out or pseudonymised; no justification (dpbd_justification_ref) is recorded"])
 		p := {"node": id.node, "text": t}
 	}
 	all := exposed | read_whole
@@ -336,7 +336,7 @@ art25_unknown := [id |
 transformation_text(t) := "no transformation recorded" if {
 	not lib.recorded(t)
 } else := text if {
-	text := fmt("transformation %s", [t])
+	text := concat("", ["transformation ", t])
 }
 
 art25 := r if {
@@ -347,16 +347,16 @@ art25 := r if {
 	r := failing("gdpr-art25", art25_problems)
 } else := r if {
 	count(art25_unknown) > 0
-	r := identifiers_result("not_evaluated", art25_unknown, "no column lineage records where the direct identifiers %s went, so whether they were pseudonymised cannot be told")
+	r := identifiers_result("not_evaluated", art25_unknown, "no column lineage records where the direct identifiers ", " went, so whether they were pseudonymised cannot be told")
 } else := r if {
-	r := identifiers_result("pass", direct_identifiers, "the direct identifiers %s are pseudonymised or left out wherever the column lineage carries them, or their use is justified")
+	r := identifiers_result("pass", direct_identifiers, "the direct identifiers ", " are pseudonymised or left out wherever the column lineage carries them, or their use is justified")
 }
 
-identifiers_result(status, ids, wording) := r if {
-	shown := {s | some id in ids; s := fmt("%s#%s", [id.node, id.field])}
+identifiers_result(status, ids, before, after) := r if {
+	shown := {id.column | some id in ids}
 	columns := sort(shown)
 	listed := concat(", ", columns)
-	msg := fmt(wording, [listed])
+	msg := concat("", [before, listed, after])
 	nodes := {id.node | some id in ids}
 	ev := evidence_for(nodes)
 	subjects := sort(nodes)

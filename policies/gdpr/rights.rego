@@ -22,13 +22,13 @@ art17_21_problems := all if {
 		some kind in ["erasure", "objection"]
 		not is_string(watermarks[kind])
 		some d in governed
-		t := fmt("%s: no %s watermark is recorded (requests.%s_applied_through, %s)", [d.node, kind, kind, articles[kind]])
+		t := concat("", [d.node, ": no ", kind, " watermark is recorded (requests.", kind, "_applied_through, ", articles[kind], ")"])
 		p := {"node": d.node, "text": t}
 	}
 	part2 := {p |
 		some d in governed
 		not is_string(d.snapshot_time)
-		t := fmt("%s: the version read has no snapshot time, so erasure and objection requests cannot be shown applied to it", [d.node])
+		t := concat("", [d.node, ": the version read has no snapshot time, so erasure and objection requests cannot be shown applied to it"])
 		p := {"node": d.node, "text": t}
 	}
 	part3 := {p |
@@ -38,7 +38,7 @@ art17_21_problems := all if {
 		some d in governed
 		is_string(d.snapshot_time)
 		mark < d.snapshot_time
-		t := fmt("%s: %s requests are applied only through %s, before its snapshot of %s (%s)", [d.node, kind, mark, d.snapshot_time, articles[kind]])
+		t := concat("", [d.node, ": ", kind, " requests are applied only through ", mark, ", before its snapshot of ", d.snapshot_time, " (", articles[kind], ")"])
 		p := {"node": d.node, "text": t}
 	}
 	# Art. 32(1)(a): encryption of personal data; not recorded is not encrypted.
@@ -46,14 +46,14 @@ art17_21_problems := all if {
 		some d in governed
 		not d.classification.encryption_at_rest == true
 		why := encryption_text(d)
-		t := fmt("%s: %s (Art. 32(1)(a))", [d.node, why])
+		t := concat("", [d.node, ": ", why, " (Art. 32(1)(a))"])
 		p := {"node": d.node, "text": t}
 	}
 	part5 := {p |
 		some b in breaches
 		not is_string(b.incident.authority_notified_at)
 		some n in b.nodes
-		t := fmt("%s: the %s breach the controller became aware of at %s was never notified to the supervisory authority (Art. 33(1))", [n, b.incident.type, b.incident.aware_at])
+		t := fmt("%s: a breach (%s) the controller became aware of at %s was never notified to the supervisory authority (Art. 33(1))", [n, b.incident.type, b.incident.aware_at])
 		p := {"node": n, "text": t}
 	}
 	part6 := {p |
@@ -64,7 +64,7 @@ art17_21_problems := all if {
 		late := lib.ns(notified)
 		late > aware + ((notification_hours * 3600) * 1000000000)
 		some n in b.nodes
-		t := fmt("%s: the %s breach the controller became aware of at %s was notified only at %s, later than %d hours (Art. 33(1))", [n, b.incident.type, b.incident.aware_at, notified, notification_hours])
+		t := fmt("%s: a breach (%s) the controller became aware of at %s was notified only at %s, later than %s hours (Art. 33(1))", [n, b.incident.type, b.incident.aware_at, notified, notification_hours])
 		p := {"node": n, "text": t}
 	}
 	all := ((((part1 | part2) | part3) | part4) | part5) | part6
@@ -96,7 +96,7 @@ art17_21 := r if {
 } else := r if {
 	listed := names(governed)
 	notified := breach_text(breaches)
-	msg := fmt("erasure requests are applied through %s and objections through %s, after every snapshot read; %s are encrypted at rest; %s", [watermarks.erasure, watermarks.objection, listed, notified])
+	msg := concat("", ["erasure requests are applied through ", watermarks.erasure, " and objections through ", watermarks.objection, ", after every snapshot read; ", listed, " are encrypted at rest; ", notified])
 	r := lib.result("gdpr-art17-21", "pass", "verified", msg, governed_subjects, governed_evidence)
 }
 
@@ -104,5 +104,5 @@ breach_text(bs) := "no breach on record affects them" if {
 	count(bs) == 0
 } else := text if {
 	n := count(bs)
-	text := fmt("%d breach(es) affecting them were notified to the supervisory authority within %d hours", [n, notification_hours])
+	text := fmt("%s breach(es) affecting them were notified to the supervisory authority within %s hours", [n, notification_hours])
 }

@@ -76,7 +76,7 @@ ch5_problems := all if {
 		valid := [b | some b in bases; transfer_basis(b)]
 		count(valid) == 0
 		recorded := transfer_text(bases)
-		t := fmt("%s is stored in %s, outside the EEA and the adequacy list, with no GDPR transfer basis (%s)", [s[0], s[1], recorded])
+		t := concat("", [s[0], " is stored in ", s[1], ", outside the EEA and the adequacy list, with no GDPR transfer basis (", recorded, ")"])
 		p := {"node": s[0], "text": t}
 	}
 
@@ -86,7 +86,7 @@ ch5_problems := all if {
 		count(governed) > 0
 		some j in located_jobs
 		not j[1] in safe_countries
-		t := fmt("%s runs in %s, outside the EEA and the adequacy list, and a job has no transfer basis on record", [j[0], j[1]])
+		t := concat("", [j[0], " runs in ", j[1], ", outside the EEA and the adequacy list, and a job has no transfer basis on record"])
 		p := {"node": j[0], "text": t}
 	}
 	all := (part1 | part2) | (part3 | region_problems)
@@ -100,7 +100,7 @@ region_problems := set() if {
 		where := place(d.classification.location)
 		not where.country in allowed_regions
 		not where.region in allowed_regions
-		t := fmt("%s is stored in %s, outside the allowed regions", [d.node, where.text])
+		t := concat("", [d.node, " is stored in ", where.text, ", outside the allowed regions"])
 		p := {"node": d.node, "text": t}
 	}
 	jobs := {p |
@@ -110,7 +110,7 @@ region_problems := set() if {
 		where.country != ""
 		not where.country in allowed_regions
 		not where.region in allowed_regions
-		t := fmt("%s runs in %s, outside the allowed regions", [j.node, where.text])
+		t := concat("", [j.node, " runs in ", where.text, ", outside the allowed regions"])
 		p := {"node": j.node, "text": t}
 	}
 	all := datasets | jobs
@@ -130,7 +130,7 @@ place_text(c, r) := c if {
 	r == ""
 } else := text if {
 	shown := lower(r)
-	text := fmt("%s (%s)", [c, shown])
+	text := concat("", [c, " (", shown, ")"])
 }
 
 transfers_of(d) := t if {
@@ -146,7 +146,7 @@ transfer_text(bases) := "none recorded" if {
 		s := basis_text(b)
 	]
 	listed := concat(", ", described)
-	text := fmt("recorded: %s", [listed])
+	text := concat("", ["recorded: ", listed])
 }
 
 basis_text(b) := b.mechanism if {
@@ -155,13 +155,13 @@ basis_text(b) := b.mechanism if {
 	m := mechanism(b)
 	m in {"scc", "bcr"}
 	lib.recorded(b.ref)
-	text := fmt("%s without a transfer impact assessment (tia_ref)", [b.mechanism])
+	text := concat("", [b.mechanism, " without a transfer impact assessment (tia_ref)"])
 } else := text if {
 	m := mechanism(b)
 	m in {"adequacy", "derogation", "scc", "bcr"}
-	text := fmt("%s without a reference", [b.mechanism])
+	text := concat("", [b.mechanism, " without a reference"])
 } else := text if {
-	text := fmt("%s, not a GDPR transfer basis", [b.mechanism])
+	text := concat("", [b.mechanism, ", not a GDPR transfer basis"])
 }
 
 ch5 := r if {
@@ -173,7 +173,7 @@ ch5 := r if {
 } else := r if {
 	places := [t |
 		some s in stored
-		t := fmt("%s in %s", [s[0], s[1]])
+		t := concat("", [s[0], " in ", s[1]])
 	]
 	sorted := sort(places)
 	listed := concat(", ", sorted)
@@ -181,7 +181,7 @@ ch5 := r if {
 	jobs := [j[0] | some j in located_jobs]
 	unrecorded := {j.node | some j in input.jobs} - {j | some j in jobs}
 	where_jobs := jobs_text(unrecorded)
-	msg := fmt("personal data is stored in the EEA or adequate countries%s (%s)%s", [moved, listed, where_jobs])
+	msg := concat("", ["personal data is stored in the EEA or adequate countries", moved, ": ", listed, where_jobs])
 	nodes := governed_nodes | {j | some j in jobs}
 	subjects := sort(nodes)
 	ev := evidence_for(nodes)
@@ -198,11 +198,11 @@ transferred_text(outside) := "" if {
 		bases := transfers_of(d)
 		used := [b.mechanism | some b in bases; transfer_basis(b)]
 		shown := concat("/", used)
-		t := fmt("%s under %s", [s[0], shown])
+		t := concat("", [s[0], " under ", shown])
 	}
 	sorted := sort(moved)
 	listed := concat(", ", sorted)
-	text := fmt(", or moves under a GDPR transfer basis: %s", [listed])
+	text := concat("", [", or under a GDPR transfer basis (", listed, ")"])
 }
 
 jobs_text(unrecorded) := "" if {
@@ -210,5 +210,5 @@ jobs_text(unrecorded) := "" if {
 } else := text if {
 	sorted := sort(unrecorded)
 	listed := concat(", ", sorted)
-	text := fmt("; where the jobs %s run is not recorded", [listed])
+	text := concat("", ["; where the jobs ", listed, " run is not recorded"])
 }
