@@ -14,7 +14,8 @@ results contains art28
 art30_problems := all if {
 	part1 := {p |
 		some d in governed
-		not lib.recorded(d.classification.ropa_ref)
+		ropa_ref := lib.field(d, "ropa_ref", null)
+		not lib.recorded(ropa_ref)
 		t := concat("", [d.node, ": no entry in the record of processing activities (ropa_ref, Art. 30(1))"])
 		p := {"node": d.node, "text": t}
 	}
@@ -76,7 +77,8 @@ processors := all if {
 art28_problems := all if {
 	all := {p |
 		some x in processors
-		not lib.recorded(x.processor.dpa_ref)
+		agreement := object.get(x.processor, "dpa_ref", null)
+		not lib.recorded(agreement)
 		t := concat("", [x.node, " runs on or is held by the processor ", x.processor.name, " with no data processing agreement recorded (dpa_ref, Art. 28(3))"])
 		p := {"node": x.node, "text": t}
 	}

@@ -51,21 +51,24 @@ art22_problems := all if {
 	}
 	part2 := {p |
 		some m in model_nodes
-		not lib.recorded(m.classification.art22_exception_ref)
+		art22_exception_ref := lib.field(m, "art22_exception_ref", null)
+		not lib.recorded(art22_exception_ref)
 		t := concat("", [m.node, ": no Art. 22(2) exception (contract, Union or Member State law, explicit consent) recorded (art22_exception_ref)"])
 		p := {"node": m.node, "text": t}
 	}
 	# Art. 22(3): at least the right to obtain human intervention and to contest the decision.
 	part3 := {p |
 		some m in model_nodes
-		not lib.recorded(m.classification.human_review_ref)
+		human_review_ref := lib.field(m, "human_review_ref", null)
+		not lib.recorded(human_review_ref)
 		t := concat("", [m.node, ": no channel for human intervention and contesting the decision recorded (human_review_ref, Art. 22(3))"])
 		p := {"node": m.node, "text": t}
 	}
 	part4 := {p |
 		count(special) > 0
 		some m in model_nodes
-		not lib.recorded(m.classification.art22_4_condition)
+		art22_4_condition := lib.field(m, "art22_4_condition", null)
+		not lib.recorded(art22_4_condition)
 		listed := names(special)
 		t := concat("", [m.node, ": the model decides on special-category data (", listed, ") with no Art. 22(4) condition recorded (art22_4_condition)"])
 		p := {"node": m.node, "text": t}
@@ -154,11 +157,13 @@ art35_problems := all if {
 	}
 	part2 := {"the DPIA has no reference recorded" |
 		dpia != null
-		not lib.recorded(dpia.ref)
+		ref := object.get(dpia, "ref", null)
+		not lib.recorded(ref)
 	}
 	part3 := {"the DPIA has no status recorded" |
 		dpia != null
-		not lib.recorded(dpia.status)
+		status := object.get(dpia, "status", null)
+		not lib.recorded(status)
 	}
 	part4 := {t |
 		dpia != null
@@ -169,7 +174,8 @@ art35_problems := all if {
 	}
 	part5 := {"the DPIA has no approval time recorded" |
 		dpia != null
-		not is_string(dpia.approved_at)
+		approved_at := object.get(dpia, "approved_at", null)
+		not is_string(approved_at)
 	}
 	part6 := {t |
 		dpia != null
@@ -181,7 +187,8 @@ art35_problems := all if {
 	# longer stands for the processing.
 	part7 := {"the DPIA has no review date recorded (Art. 35(11))" |
 		dpia != null
-		not is_string(dpia.review_due)
+		review_due := object.get(dpia, "review_due", null)
+		not is_string(review_due)
 	}
 	part8 := {t |
 		dpia != null
@@ -193,7 +200,8 @@ art35_problems := all if {
 	part9 := {"a DPO is designated and the DPIA records no DPO advice (dpo_advice_ref, Art. 35(2))" |
 		dpia != null
 		lib.config.dpo_designated == true
-		not lib.recorded(dpia.dpo_advice_ref)
+		dpo_advice_ref := object.get(dpia, "dpo_advice_ref", null)
+		not lib.recorded(dpo_advice_ref)
 	}
 	part10 := {"the DPIA's adequacy rests on a declaration, but the DPIA does not say who declared it and when" |
 		dpia != null
@@ -235,19 +243,23 @@ dpo_advice_text(a) := text if {
 
 residual_risk := r if {
 	dpia != null
-	text := lib.text(dpia.residual_risk)
+	risk := object.get(dpia, "residual_risk", null)
+	text := lib.text(risk)
 	r := lower(text)
 } else := ""
 
 art36 := r if {
 	residual_risk == "high"
-	not lib.recorded(dpia.prior_consultation_ref)
-	ref := lib.text(dpia.ref)
+	prior_consultation_ref := object.get(dpia, "prior_consultation_ref", null)
+	not lib.recorded(prior_consultation_ref)
+	recorded_ref := object.get(dpia, "ref", null)
+	ref := lib.text(recorded_ref)
 	msg := concat("", ["the DPIA ", ref, " leaves a high residual risk and no prior consultation of the supervisory authority is recorded (prior_consultation_ref, Art. 36(1))"])
 	r := lib.result("gdpr-art36", "fail", "verified", msg, [digest], model_evidence)
 } else := r if {
 	residual_risk == "high"
-	ref := lib.text(dpia.ref)
+	recorded_ref := object.get(dpia, "ref", null)
+	ref := lib.text(recorded_ref)
 	msg := concat("", ["the DPIA ", ref, " leaves a high residual risk, and the supervisory authority was consulted (", dpia.prior_consultation_ref, ")"])
 	r := lib.result("gdpr-art36", "pass", "verified", msg, [digest], model_evidence)
 } else := r if {

@@ -28,7 +28,8 @@ lawful_bases := {b | some b in lib.config.gdpr_lawful_bases}
 art6_problems := all if {
 	part1 := {p |
 		some d in governed
-		not lib.recorded(d.classification.lawful_basis)
+		lawful_basis := lib.field(d, "lawful_basis", null)
+		not lib.recorded(lawful_basis)
 		t := concat("", [d.node, " has no lawful basis recorded (Art. 6(1))"])
 		p := {"node": d.node, "text": t}
 	}
@@ -44,7 +45,8 @@ art6_problems := all if {
 	part3 := {p |
 		some d in governed
 		d.classification.lawful_basis == "legitimate_interests"
-		not lib.recorded(d.classification.lia_ref)
+		lia_ref := lib.field(d, "lia_ref", null)
+		not lib.recorded(lia_ref)
 		t := concat("", [d.node, " relies on legitimate interests with no legitimate interests assessment recorded (lia_ref, Art. 6(1)(f))"])
 		p := {"node": d.node, "text": t}
 	}
@@ -108,7 +110,8 @@ art7_problems := all if {
 	# Consent must be demonstrable (Art. 7(1)).
 	part1 := {p |
 		some d in consented
-		not lib.recorded(d.classification.consent_ref)
+		consent_ref := lib.field(d, "consent_ref", null)
+		not lib.recorded(consent_ref)
 		t := concat("", [d.node, " relies on consent with no consent record (consent_ref, Art. 7(1))"])
 		p := {"node": d.node, "text": t}
 	}
@@ -122,8 +125,8 @@ art7_problems := all if {
 	part3 := {p |
 		some d in consented
 		model_purpose != ""
-		not model_purpose in d.classification.purposes
 		purposes := purposes_of(d)
+		not model_purpose in purposes
 		given := concat(", ", purposes)
 		t := concat("", [d.node, ": consent was not given for the model's purpose \"", model_purpose, "\" (consented purposes: ", given, ")"])
 		p := {"node": d.node, "text": t}
@@ -138,7 +141,8 @@ art7_problems := all if {
 	}
 	part5 := {p |
 		some d in consented
-		not is_string(d.snapshot_time)
+		snapshot := object.get(d, "snapshot_time", null)
+		not is_string(snapshot)
 		t := concat("", [d.node, " relies on consent, and the version read has no snapshot time, so withdrawals cannot be shown applied to it (Art. 7(3))"])
 		p := {"node": d.node, "text": t}
 	}
@@ -172,7 +176,8 @@ art7 := r if {
 art9_problems := all if {
 	part1 := {p |
 		some d in special
-		not lib.recorded(d.classification.art9_condition)
+		art9_condition := lib.field(d, "art9_condition", null)
+		not lib.recorded(art9_condition)
 		t := concat("", [d.node, " holds special-category data (on the dataset or a column) with no Art. 9(2) condition recorded"])
 		p := {"node": d.node, "text": t}
 	}
@@ -180,7 +185,8 @@ art9_problems := all if {
 	part2 := {p |
 		some d in special
 		d.node in explicit_consent_nodes
-		not lib.recorded(d.classification.consent_ref)
+		consent_ref := lib.field(d, "consent_ref", null)
+		not lib.recorded(consent_ref)
 		t := concat("", [d.node, " relies on explicit consent (Art. 9(2)(a)) with no consent record (consent_ref)"])
 		p := {"node": d.node, "text": t}
 	}
@@ -219,7 +225,8 @@ criminal := [d | some d in governed; d.node in criminal_nodes]
 art10_problems := all if {
 	part1 := {p |
 		some d in criminal
-		not lib.recorded(d.classification.art10_authority_ref)
+		art10_authority_ref := lib.field(d, "art10_authority_ref", null)
+		not lib.recorded(art10_authority_ref)
 		t := concat("", [d.node, " holds criminal-offence data with no Art. 10 authority recorded (art10_authority_ref)"])
 		p := {"node": d.node, "text": t}
 	}
@@ -256,7 +263,8 @@ art10 := r if {
 # Governed datasets whose recorded purposes do not include the model's.
 further_purpose := [d |
 	some d in governed
-	not model_purpose in d.classification.purposes
+	purposes := purposes_of(d)
+	not model_purpose in purposes
 ]
 
 art5_1b_problems := all if {
@@ -270,7 +278,8 @@ art5_1b_problems := all if {
 	part2 := {p |
 		model_purpose != ""
 		some d in further_purpose
-		not lib.recorded(d.classification.compatibility_ref)
+		compatibility_ref := lib.field(d, "compatibility_ref", null)
+		not lib.recorded(compatibility_ref)
 		purposes := purposes_of(d)
 		listed := concat(", ", purposes)
 		t := concat("", [d.node, " was not collected for \"", model_purpose, "\" (its purposes: ", listed, ") and no compatibility assessment (Art. 6(4), compatibility_ref) is recorded"])

@@ -22,7 +22,8 @@ column_edges := [edge |
 	some e in d.column_lineage
 	from := concat("#", [d.node, e.field])
 	to := concat("#", [e.input_node, e.input_field])
-	edge := {"node": d.node, "field": e.field, "from": from, "to": to, "input_node": e.input_node, "input_field": e.input_field, "transformation": e.transformation}
+	transformation := object.get(e, "transformation", null)
+	edge := {"node": d.node, "field": e.field, "from": from, "to": to, "input_node": e.input_node, "input_field": e.input_field, "transformation": transformation}
 ]
 
 # Each column and the columns it is derived from. graph.reachable only returns nodes that are
@@ -106,7 +107,8 @@ art5_1c_problems := all if {
 }
 
 unapproved_text(feature, from) := text if {
-	not is_array(input.model.approved_features)
+	features := object.get(input.model, "approved_features", null)
+	not is_array(features)
 	text := concat("", ["personal data reaches the model's feature ", feature, " (from ", from, "), and the model declares no approved features (model.approved_features)"])
 } else := text if {
 	text := concat("", ["the model's feature ", feature, " carries personal data (from ", from, ") and is not among its approved features"])
@@ -179,13 +181,15 @@ anonymised := [d.node |
 art5_1e_problems := all if {
 	part1 := {p |
 		some d in retained
-		not is_string(d.classification.collected_at)
+		collected_at := lib.field(d, "collected_at", null)
+		not is_string(collected_at)
 		t := concat("", [d.node, ": no collection time recorded (collected_at), so its storage limit cannot be shown"])
 		p := {"node": d.node, "text": t}
 	}
 	part2 := {p |
 		some d in retained
-		not is_number(d.classification.retention_days)
+		retention_days := lib.field(d, "retention_days", null)
+		not is_number(retention_days)
 		t := concat("", [d.node, ": no retention period recorded (retention_days)"])
 		p := {"node": d.node, "text": t}
 	}

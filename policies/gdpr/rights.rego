@@ -27,7 +27,8 @@ art17_21_problems := all if {
 	}
 	part2 := {p |
 		some d in governed
-		not is_string(d.snapshot_time)
+		snapshot := object.get(d, "snapshot_time", null)
+		not is_string(snapshot)
 		t := concat("", [d.node, ": the version read has no snapshot time, so erasure and objection requests cannot be shown applied to it"])
 		p := {"node": d.node, "text": t}
 	}
@@ -51,7 +52,8 @@ art17_21_problems := all if {
 	}
 	part5 := {p |
 		some b in breaches
-		not is_string(b.incident.authority_notified_at)
+		notified := object.get(b.incident, "authority_notified_at", null)
+		not is_string(notified)
 		some n in b.nodes
 		t := fmt("%s: a breach (%s) the controller became aware of at %s was never notified to the supervisory authority (Art. 33(1))", [n, b.incident.type, b.incident.aware_at])
 		p := {"node": n, "text": t}
