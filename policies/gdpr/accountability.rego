@@ -13,31 +13,37 @@ results contains art28
 
 art30_problems := all if {
 	part1 := {p |
-		some d in governed
-		ropa_ref := lib.field(d, "ropa_ref", null)
+		some d in input.datasets
+		d.node in governed
+		c := d.classification
+		is_object(c)
+		ropa_ref := object.get(c, "ropa_ref", null)
 		not lib.recorded(ropa_ref)
-		t := concat("", [d.node, ": no entry in the record of processing activities (ropa_ref, Art. 30(1))"])
-		p := {"node": d.node, "text": t}
+		p := {"node": d.node, "why": [d.node, ": no entry in the record of processing activities (ropa_ref, Art. 30(1))"]}
+	}
+	unclassified_part := {p |
+		some n in unclassified
+		p := {"node": n, "why": [n, ": no entry in the record of processing activities (ropa_ref, Art. 30(1))"]}
 	}
 	# The record names the purposes of the processing (Art. 30(1)(b)). The record itself is not in
 	# the input; the purposes the dataset's classification declares stand for its entry's purposes.
 	part2 := {p |
 		model_purpose == ""
-		some d in governed
+		some d in input.datasets
+		d.node in governed
 		ref := d.classification.ropa_ref
 		lib.recorded(ref)
-		t := concat("", [d.node, ": the model declares no purpose, so its record entry ", ref, " cannot be shown to cover it (Art. 30(1)(b))"])
-		p := {"node": d.node, "text": t}
+		p := {"node": d.node, "why": [d.node, ": the model declares no purpose, so its record entry ", ref, " cannot be shown to cover it (Art. 30(1)(b))"]}
 	}
 	part3 := {p |
 		model_purpose != ""
-		some d in further_purpose
+		some d in input.datasets
+		d.node in further_purpose
 		ref := d.classification.ropa_ref
 		lib.recorded(ref)
-		t := concat("", [d.node, ": the purposes recorded for its entry ", ref, " do not include \"", model_purpose, "\" (Art. 30(1)(b))"])
-		p := {"node": d.node, "text": t}
+		p := {"node": d.node, "why": [d.node, ": the purposes recorded for its entry ", ref, " do not include \"", model_purpose, "\" (Art. 30(1)(b))"]}
 	}
-	all := (part1 | part2) | part3
+	all := ((part1 | part2) | part3) | unclassified_part
 }
 
 art30 := r if {
@@ -48,7 +54,8 @@ art30 := r if {
 	r := failing("gdpr-art30", art30_problems)
 } else := r if {
 	listed := [s |
-		some d in governed
+		some d in input.datasets
+		d.node in governed
 		s := concat("", [d.node, ": ", d.classification.ropa_ref])
 	]
 	sorted := sort(listed)
@@ -68,7 +75,8 @@ processors := all if {
 		is_object(j.processor)
 	}
 	datasets := {{"node": d.node, "processor": d.classification.processor} |
-		some d in governed
+		some d in input.datasets
+		d.node in governed
 		is_object(d.classification.processor)
 	}
 	all := jobs | datasets
@@ -79,8 +87,7 @@ art28_problems := all if {
 		some x in processors
 		agreement := object.get(x.processor, "dpa_ref", null)
 		not lib.recorded(agreement)
-		t := concat("", [x.node, " runs on or is held by the processor ", x.processor.name, " with no data processing agreement recorded (dpa_ref, Art. 28(3))"])
-		p := {"node": x.node, "text": t}
+		p := {"node": x.node, "why": [x.node, " runs on or is held by the processor ", x.processor.name, " with no data processing agreement recorded (dpa_ref, Art. 28(3))"]}
 	}
 }
 

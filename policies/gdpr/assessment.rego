@@ -17,7 +17,7 @@ results contains art36
 
 digest := input.model.digest
 
-model_evidence := lib.evidence_of(model_nodes)
+model_evidence := evidence_for(model_nodes)
 
 # --- Art. 22(1)-(4): automated individual decision-making --------------------------------------
 
@@ -46,48 +46,61 @@ art22_4_condition_ok(condition) if {
 art22_problems := all if {
 	part1 := {p |
 		count(model_nodes) == 0
-		t := concat("", ["the model's node is not in its lineage, so no Art. 22(2) exception or human-review channel is recorded for ", input.model.name])
-		p := {"node": digest, "text": t}
+		p := {"node": digest, "why": ["the model's node is not in its lineage, so no Art. 22(2) exception or human-review channel is recorded for ", input.model.name]}
 	}
 	part2 := {p |
-		some m in model_nodes
-		art22_exception_ref := lib.field(m, "art22_exception_ref", null)
+		some m in input.datasets
+		m.node in model_nodes
+		c := m.classification
+		is_object(c)
+		art22_exception_ref := object.get(c, "art22_exception_ref", null)
 		not lib.recorded(art22_exception_ref)
-		t := concat("", [m.node, ": no Art. 22(2) exception (contract, Union or Member State law, explicit consent) recorded (art22_exception_ref)"])
-		p := {"node": m.node, "text": t}
+		p := {"node": m.node, "why": [m.node, ": no Art. 22(2) exception (contract, Union or Member State law, explicit consent) recorded (art22_exception_ref)"]}
 	}
+	unclassified_part := {p |
+		some m in input.datasets
+		m.node in model_nodes
+		not classified(m)
+		p := {"node": m.node, "why": [m.node, ": the model's node has no classification, so no Art. 22(2) exception or human-review channel is declared"]}
+	}
+
 	# Art. 22(3): at least the right to obtain human intervention and to contest the decision.
 	part3 := {p |
-		some m in model_nodes
-		human_review_ref := lib.field(m, "human_review_ref", null)
+		some m in input.datasets
+		m.node in model_nodes
+		c := m.classification
+		is_object(c)
+		human_review_ref := object.get(c, "human_review_ref", null)
 		not lib.recorded(human_review_ref)
-		t := concat("", [m.node, ": no channel for human intervention and contesting the decision recorded (human_review_ref, Art. 22(3))"])
-		p := {"node": m.node, "text": t}
+		p := {"node": m.node, "why": [m.node, ": no channel for human intervention and contesting the decision recorded (human_review_ref, Art. 22(3))"]}
 	}
 	part4 := {p |
 		count(special) > 0
-		some m in model_nodes
-		art22_4_condition := lib.field(m, "art22_4_condition", null)
+		some m in input.datasets
+		m.node in model_nodes
+		c := m.classification
+		is_object(c)
+		art22_4_condition := object.get(c, "art22_4_condition", null)
 		not lib.recorded(art22_4_condition)
 		listed := names(special)
-		t := concat("", [m.node, ": the model decides on special-category data (", listed, ") with no Art. 22(4) condition recorded (art22_4_condition)"])
-		p := {"node": m.node, "text": t}
+		p := {"node": m.node, "why": [m.node, ": the model decides on special-category data (", listed, ") with no Art. 22(4) condition recorded (art22_4_condition)"]}
 	}
 	part5 := {p |
 		count(special) > 0
-		some m in model_nodes
+		some m in input.datasets
+		m.node in model_nodes
 		condition := m.classification.art22_4_condition
 		lib.recorded(condition)
 		not art22_4_condition_ok(condition)
-		t := concat("", [m.node, ": the Art. 22(4) condition \"", condition, "\" is neither Art. 9(2)(a) nor 9(2)(g)"])
-		p := {"node": m.node, "text": t}
+		p := {"node": m.node, "why": [m.node, ": the Art. 22(4) condition \"", condition, "\" is neither Art. 9(2)(a) nor 9(2)(g)"]}
 	}
 	part6 := {p |
-		some m in model_nodes
+		some m in input.datasets
+		m.node in model_nodes
 		not m.node in attributed_nodes
 		p := unattributed_problem(m, "the Art. 22 exception rests on a declaration")
 	}
-	all := ((((part1 | part2) | part3) | part4) | part5) | part6
+	all := (((((part1 | part2) | part3) | part4) | part5) | part6) | unclassified_part
 }
 
 art22 := r if {
@@ -97,11 +110,18 @@ art22 := r if {
 	count(art22_problems) > 0
 	r := failing("gdpr-art22", art22_problems)
 } else := r if {
-	m := model_nodes[0]
+	declared := [text |
+		some m in input.datasets
+		m.node in model_nodes
+		exception := m.classification.art22_exception_ref
+		review := m.classification.human_review_ref
+		condition := art22_4_text(m)
+		text := concat("", [exception, ", with human review at ", review, condition])
+	]
+	what := concat("; ", declared)
 	who := declarers(model_nodes)
-	condition := art22_4_text(m)
-	msg := concat("", ["automated decisions with legal effect rest on the Art. 22(2) exception ", m.classification.art22_exception_ref, ", with human review at ", m.classification.human_review_ref, condition, "; declared by ", who])
-	subjects := lib.nodes(model_nodes)
+	msg := concat("", ["automated decisions with legal effect rest on the Art. 22(2) exception ", what, "; declared by ", who])
+	subjects := sort(model_nodes)
 	r := lib.result("gdpr-art22", "pass", "declared", msg, subjects, model_evidence)
 }
 
@@ -119,7 +139,7 @@ trigger_config := c if {
 
 trigger_on(name) if trigger_config[name] == true
 
-children := [d | some d in governed; d.node in children_nodes]
+children := governed & children_nodes
 
 dpia_triggers := all if {
 	# Why a DPIA is required, each trigger as configured: special categories (Art. 35(3)(b)),

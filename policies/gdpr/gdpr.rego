@@ -6,9 +6,10 @@
 # holds what they share: which data the GDPR governs here, facts about it worked out once, and
 # how a result is worded.
 #
-# The embedded engine pays for every step of evaluation, so facts several controls need (tags,
-# markers, who declared what) are sets computed once per decision, not functions each control
-# calls per dataset.
+# The embedded engine pays for every step of evaluation, and referring to a rule whose value is
+# a list of datasets costs it a copy of the list each time: facts several controls need (which
+# datasets are governed, marked, declared by whom) are sets of node ids computed once, and each
+# control iterates input.datasets, filtered by those sets.
 package governance.gdpr
 
 import data.governance.lib
@@ -21,7 +22,8 @@ gdpr_jurisdictions := {upper(j) | some j in lib.config.gdpr_jurisdictions}
 
 # [node, key] of every tag upstream, on a dataset or on one of its columns, lower-cased.
 dataset_tags := [[d.node, k] |
-	some d in lib.upstream
+	some d in input.datasets
+	d.distance > 0
 	some t in d.tags
 	lt := lower(t)
 	parts := split(lt, "=")
@@ -30,7 +32,8 @@ dataset_tags := [[d.node, k] |
 
 # [node, field, key, tag] of every column tag upstream, lower-cased ("pii=direct" has key "pii").
 column_tags := [[d.node, f.name, k, lt] |
-	some d in lib.upstream
+	some d in input.datasets
+	d.distance > 0
 	some f in d.fields
 	some t in f.tags
 	lt := lower(t)
@@ -51,7 +54,8 @@ marker_kinds := {
 # one of its columns.
 markers := all if {
 	flagged := {[d.node, kind] |
-		some d in lib.upstream
+		some d in input.datasets
+		d.distance > 0
 		some flag in ["special_category", "criminal_offence", "children"]
 		d.classification[flag] == true
 		kind := marker_kinds[flag]
@@ -87,24 +91,29 @@ personal_nodes := nodes if {
 # Upstream personal data the GDPR governs: its jurisdictions name the EU/EEA, or name nothing
 # (nothing says the data is outside the GDPR, so it is judged: fail closed). A dataset whose
 # jurisdictions name only other laws (e.g. ["AE"]) is left to them.
-governed := [d |
-	some d in lib.upstream
+governed := {d.node |
+	some d in input.datasets
+	d.distance > 0
 	d.node in personal_nodes
 	js := lib.jurisdictions(d)
 	under_gdpr(js, gdpr_jurisdictions)
-]
+}
 
 under_gdpr(js, _) if count(js) == 0
 
 under_gdpr(js, g) if count(js & g) > 0
 
-governed_nodes := {d.node | some d in governed}
+# Governed datasets with no classification at all: every control that reads the classification
+# reports them as missing what it looks for.
+unclassified := {d.node | some d in input.datasets; d.node in governed; not classified(d)}
 
-governed_subjects := lib.nodes(governed)
+classified(d) if is_object(d.classification)
 
-governed_evidence := lib.evidence_of(governed)
+governed_subjects := sort(governed)
 
-special := [d | some d in governed; d.node in special_nodes]
+governed_evidence := evidence_for(governed)
+
+special := governed & special_nodes
 
 # Datasets whose classification says who declared it and when: a declared result (a lawful
 # basis, an Art. 9 condition) must name its author, or it cannot be reported as declared.
@@ -115,9 +124,7 @@ attributed_nodes := {d.node |
 }
 
 # The model's own node in the lineage: where model-level declarations (Art. 22) are recorded.
-model_nodes := [d | some d in input.datasets; d.distance == 0]
-
-model_node_ids := {d.node | some d in model_nodes}
+model_nodes := {d.node | some d in input.datasets; d.distance == 0}
 
 model_purpose := p if {
 	p := input.model.purpose
@@ -132,32 +139,10 @@ requests := r if {
 
 # --- wording of results ------------------------------------------------------------------------
 
-# Every message is formatted here, with concat rather than sprintf: rego-cpp's sprintf writes
-# some strings with their JSON quotes (one made by concat, upper or lower, or a literal passed as
-# a function's argument), and its trim_space output loses the escaping of a quote; either way the
-# output is not JSON and the decision an error, where OPA writes the text. concat writes every
-# kind of string alike on both engines. The template's "%s" take the arguments in order: strings
-# as they are, integers in decimal.
-fmt(template, args) := text if {
-	parts := split(template, "%s")
-	pieces := [piece |
-		some i in numbers.range(0, count(parts) - 1)
-		arg := arg_text(args, i)
-		piece := concat("", [parts[i], arg])
-	]
-	text := concat("", pieces)
-}
-
-arg_text(args, i) := "" if {
-	i >= count(args)
-} else := s if {
-	s := args[i]
-	is_string(s)
-} else := s if {
-	n := args[i]
-	is_number(n)
-	s := format_int(n, 10)
-} else := "?"
+# Messages are built with concat, never sprintf: rego-cpp's sprintf writes some strings with their
+# JSON quotes (one made by concat, upper or lower, or a literal passed as a function's argument),
+# and its trim_space output loses the escaping of a quote; either way the output is not JSON and
+# the decision an error, where OPA writes the text. concat writes every string alike on both.
 
 not_applicable(id, why) := r if {
 	r := lib.result(id, "not_applicable", "verified", why, [], [])
@@ -167,13 +152,37 @@ not_applicable(id, why) := r if {
 # (datasets, jobs, or the model's digest) and the evidence the ledger entries asserting them.
 failing(id, problems) := r if {
 	nodes := {p.node | some p in problems}
-	distinct := {p.text | some p in problems}
+	distinct := {t | some p in problems; t := problem_text(p.why)}
 	texts := sort(distinct)
 	ev := evidence_for(nodes)
 	msg := concat("; ", texts)
 	subjects := sort(nodes)
 	r := lib.result(id, "fail", "verified", msg, subjects, ev)
 }
+
+# A problem's text from its parts. rego-cpp evaluates a body's expressions in the order their
+# variables allow, not as written: a message built with a function inside a problem's body is
+# built for every dataset the body looks at, failing or not. A problem therefore carries the
+# parts of its message (strings, numbers, lists of strings, null), joined here for the problems
+# that exist.
+problem_text(why) := text if {
+	parts := [s | some x in why; s := text_of(x)]
+	text := concat("", parts)
+}
+
+text_of(x) := x if is_string(x)
+
+text_of(x) := s if {
+	is_number(x)
+	s := format_int(x, 10)
+}
+
+text_of(x) := s if {
+	is_array(x)
+	s := concat(", ", x)
+}
+
+text_of(x) := "none recorded" if x == null
 
 # The ledger indexes behind datasets and jobs (their runs' events), by node id, sorted.
 evidence_for(nodes) := sorted if {
@@ -193,9 +202,10 @@ evidence_for(nodes) := sorted if {
 
 # "who at when (entry n)" for each attributed dataset, for the message of a declared result.
 # Not lib.declared_by: a null declared_at would be formatted differently by the two engines.
-declarers(datasets) := text if {
+declarers(nodes) := text if {
 	who := {w |
-		some d in datasets
+		some d in input.datasets
+		d.node in nodes
 		d.node in attributed_nodes
 		entry := format_int(d.declaration.index, 10)
 		w := concat("", [d.declaration.declared_by, " at ", d.declaration.declared_at, " (entry ", entry, ")"])
@@ -205,13 +215,12 @@ declarers(datasets) := text if {
 }
 
 unattributed_problem(d, what) := p if {
-	t := concat("", [d.node, ": ", what, ", but its classification does not say who declared it and when"])
-	p := {"node": d.node, "text": t}
+	p := {"node": d.node, "why": [d.node, ": ", what, ", but its classification does not say who declared it and when"]}
 }
 
-names(datasets) := text if {
-	ns := lib.nodes(datasets)
-	text := concat(", ", ns)
+names(nodes) := text if {
+	sorted := sort(nodes)
+	text := concat(", ", sorted)
 }
 
 # A dataset's purposes, as a list whatever was recorded.

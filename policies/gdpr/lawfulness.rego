@@ -27,35 +27,44 @@ lawful_bases := {b | some b in lib.config.gdpr_lawful_bases}
 
 art6_problems := all if {
 	part1 := {p |
-		some d in governed
-		lawful_basis := lib.field(d, "lawful_basis", null)
+		some d in input.datasets
+		d.node in governed
+		c := d.classification
+		is_object(c)
+		lawful_basis := object.get(c, "lawful_basis", null)
 		not lib.recorded(lawful_basis)
-		t := concat("", [d.node, " has no lawful basis recorded (Art. 6(1))"])
-		p := {"node": d.node, "text": t}
+		p := {"node": d.node, "why": [d.node, " has no lawful basis recorded (Art. 6(1))"]}
+	}
+	unclassified_part := {p |
+		some n in unclassified
+		p := {"node": n, "why": [n, " has no lawful basis recorded (Art. 6(1))"]}
 	}
 	part2 := {p |
-		some d in governed
+		some d in input.datasets
+		d.node in governed
 		basis := d.classification.lawful_basis
 		lib.recorded(basis)
 		not basis in lawful_bases
-		t := concat("", [d.node, " declares \"", basis, "\", which is not one of the Art. 6(1) bases"])
-		p := {"node": d.node, "text": t}
+		p := {"node": d.node, "why": [d.node, " declares \"", basis, "\", which is not one of the Art. 6(1) bases"]}
 	}
 	# Legitimate interests need the balancing test on record (Art. 6(1)(f)).
 	part3 := {p |
-		some d in governed
+		some d in input.datasets
+		d.node in governed
 		d.classification.lawful_basis == "legitimate_interests"
-		lia_ref := lib.field(d, "lia_ref", null)
+		c := d.classification
+		is_object(c)
+		lia_ref := object.get(c, "lia_ref", null)
 		not lib.recorded(lia_ref)
-		t := concat("", [d.node, " relies on legitimate interests with no legitimate interests assessment recorded (lia_ref, Art. 6(1)(f))"])
-		p := {"node": d.node, "text": t}
+		p := {"node": d.node, "why": [d.node, " relies on legitimate interests with no legitimate interests assessment recorded (lia_ref, Art. 6(1)(f))"]}
 	}
 	part4 := {p |
-		some d in governed
+		some d in input.datasets
+		d.node in governed
 		not d.node in attributed_nodes
 		p := unattributed_problem(d, "a lawful basis rests on a declaration")
 	}
-	all := ((part1 | part2) | part3) | part4
+	all := (((part1 | part2) | part3) | part4) | unclassified_part
 }
 
 art6 := r if {
@@ -66,7 +75,8 @@ art6 := r if {
 	r := failing("gdpr-art6", art6_problems)
 } else := r if {
 	listed := [s |
-		some d in governed
+		some d in input.datasets
+		d.node in governed
 		s := concat("", [d.node, ": ", d.classification.lawful_basis])
 	]
 	sorted := sort(listed)
@@ -81,7 +91,8 @@ art6 := r if {
 # An Art. 9(2)(a) condition is explicit consent: the conditions of Art. 7 apply to it as well.
 explicit_consent_nodes := nodes if {
 	conditions := [[d.node, u] |
-		some d in governed
+		some d in input.datasets
+		d.node in governed
 		condition := d.classification.art9_condition
 		is_string(condition)
 		c := lower(condition)
@@ -92,10 +103,11 @@ explicit_consent_nodes := nodes if {
 	nodes := by_article | by_name
 }
 
-consented := [d |
-	some d in governed
+consented := {d.node |
+	some d in input.datasets
+	d.node in governed
 	relies_on_consent(d)
-]
+}
 
 relies_on_consent(d) if d.classification.lawful_basis == "consent"
 
@@ -109,50 +121,51 @@ withdrawal_watermark := w if {
 art7_problems := all if {
 	# Consent must be demonstrable (Art. 7(1)).
 	part1 := {p |
-		some d in consented
-		consent_ref := lib.field(d, "consent_ref", null)
+		some d in input.datasets
+		d.node in consented
+		c := d.classification
+		is_object(c)
+		consent_ref := object.get(c, "consent_ref", null)
 		not lib.recorded(consent_ref)
-		t := concat("", [d.node, " relies on consent with no consent record (consent_ref, Art. 7(1))"])
-		p := {"node": d.node, "text": t}
+		p := {"node": d.node, "why": [d.node, " relies on consent with no consent record (consent_ref, Art. 7(1))"]}
 	}
 	# Consent covers only the purposes it was given for (Art. 6(1)(a), 7(2)).
 	part2 := {p |
-		some d in consented
+		some d in input.datasets
+		d.node in consented
 		model_purpose == ""
-		t := concat("", [d.node, " relies on consent, and the model declares no purpose to hold it against"])
-		p := {"node": d.node, "text": t}
+		p := {"node": d.node, "why": [d.node, " relies on consent, and the model declares no purpose to hold it against"]}
 	}
 	part3 := {p |
-		some d in consented
+		some d in input.datasets
+		d.node in consented
 		model_purpose != ""
 		purposes := purposes_of(d)
 		not model_purpose in purposes
-		given := concat(", ", purposes)
-		t := concat("", [d.node, ": consent was not given for the model's purpose \"", model_purpose, "\" (consented purposes: ", given, ")"])
-		p := {"node": d.node, "text": t}
+		p := {"node": d.node, "why": [d.node, ": consent was not given for the model's purpose \"", model_purpose, "\" (consented purposes: ", purposes, ")"]}
 	}
 	# Withdrawn consent must be honoured in the data the model reads (Art. 7(3)): withdrawals must
 	# have been applied at least up to the time the version read was written.
 	part4 := {p |
-		some d in consented
+		some d in input.datasets
+		d.node in consented
 		withdrawal_watermark == ""
-		t := concat("", [d.node, " relies on consent, and no consent-withdrawal watermark is recorded (requests.withdrawal_applied_through, Art. 7(3))"])
-		p := {"node": d.node, "text": t}
+		p := {"node": d.node, "why": [d.node, " relies on consent, and no consent-withdrawal watermark is recorded (requests.withdrawal_applied_through, Art. 7(3))"]}
 	}
 	part5 := {p |
-		some d in consented
+		some d in input.datasets
+		d.node in consented
 		snapshot := object.get(d, "snapshot_time", null)
 		not is_string(snapshot)
-		t := concat("", [d.node, " relies on consent, and the version read has no snapshot time, so withdrawals cannot be shown applied to it (Art. 7(3))"])
-		p := {"node": d.node, "text": t}
+		p := {"node": d.node, "why": [d.node, " relies on consent, and the version read has no snapshot time, so withdrawals cannot be shown applied to it (Art. 7(3))"]}
 	}
 	part6 := {p |
-		some d in consented
+		some d in input.datasets
+		d.node in consented
 		withdrawal_watermark != ""
 		is_string(d.snapshot_time)
 		withdrawal_watermark < d.snapshot_time
-		t := concat("", [d.node, ": consent withdrawals are applied only through ", withdrawal_watermark, ", before its snapshot of ", d.snapshot_time, " (Art. 7(3))"])
-		p := {"node": d.node, "text": t}
+		p := {"node": d.node, "why": [d.node, ": consent withdrawals are applied only through ", withdrawal_watermark, ", before its snapshot of ", d.snapshot_time, " (Art. 7(3))"]}
 	}
 	all := ((((part1 | part2) | part3) | part4) | part5) | part6
 }
@@ -166,8 +179,8 @@ art7 := r if {
 } else := r if {
 	listed := names(consented)
 	msg := concat("", ["consent is recorded for ", listed, ", covers the purpose \"", model_purpose, "\", and withdrawals are applied through ", withdrawal_watermark, ", after every snapshot read"])
-	subjects := lib.nodes(consented)
-	ev := lib.evidence_of(consented)
+	subjects := sort(consented)
+	ev := evidence_for(consented)
 	r := lib.result("gdpr-art7", "pass", "verified", msg, subjects, ev)
 }
 
@@ -175,27 +188,36 @@ art7 := r if {
 
 art9_problems := all if {
 	part1 := {p |
-		some d in special
-		art9_condition := lib.field(d, "art9_condition", null)
+		some d in input.datasets
+		d.node in special
+		c := d.classification
+		is_object(c)
+		art9_condition := object.get(c, "art9_condition", null)
 		not lib.recorded(art9_condition)
-		t := concat("", [d.node, " holds special-category data (on the dataset or a column) with no Art. 9(2) condition recorded"])
-		p := {"node": d.node, "text": t}
+		p := {"node": d.node, "why": [d.node, " holds special-category data (on the dataset or a column) with no Art. 9(2) condition recorded"]}
+	}
+	unclassified_part := {p |
+		some n in special & unclassified
+		p := {"node": n, "why": [n, " holds special-category data (on the dataset or a column) with no Art. 9(2) condition recorded"]}
 	}
 	# Explicit consent (Art. 9(2)(a)) must itself be on record.
 	part2 := {p |
-		some d in special
+		some d in input.datasets
+		d.node in special
 		d.node in explicit_consent_nodes
-		consent_ref := lib.field(d, "consent_ref", null)
+		c := d.classification
+		is_object(c)
+		consent_ref := object.get(c, "consent_ref", null)
 		not lib.recorded(consent_ref)
-		t := concat("", [d.node, " relies on explicit consent (Art. 9(2)(a)) with no consent record (consent_ref)"])
-		p := {"node": d.node, "text": t}
+		p := {"node": d.node, "why": [d.node, " relies on explicit consent (Art. 9(2)(a)) with no consent record (consent_ref)"]}
 	}
 	part3 := {p |
-		some d in special
+		some d in input.datasets
+		d.node in special
 		not d.node in attributed_nodes
 		p := unattributed_problem(d, "an Art. 9(2) condition rests on a declaration")
 	}
-	all := (part1 | part2) | part3
+	all := ((part1 | part2) | part3) | unclassified_part
 }
 
 art9 := r if {
@@ -206,36 +228,44 @@ art9 := r if {
 	r := failing("gdpr-art9", art9_problems)
 } else := r if {
 	listed := [s |
-		some d in special
+		some d in input.datasets
+		d.node in special
 		s := concat("", [d.node, ": ", d.classification.art9_condition])
 	]
 	sorted := sort(listed)
 	conditions := concat(", ", sorted)
 	who := declarers(special)
 	msg := concat("", ["special-category data has an Art. 9(2) condition (", conditions, "), declared by ", who])
-	subjects := lib.nodes(special)
-	ev := lib.evidence_of(special)
+	subjects := sort(special)
+	ev := evidence_for(special)
 	r := lib.result("gdpr-art9", "pass", "declared", msg, subjects, ev)
 }
 
 # --- Art. 10: criminal convictions and offences ------------------------------------------------
 
-criminal := [d | some d in governed; d.node in criminal_nodes]
+criminal := governed & criminal_nodes
 
 art10_problems := all if {
 	part1 := {p |
-		some d in criminal
-		art10_authority_ref := lib.field(d, "art10_authority_ref", null)
+		some d in input.datasets
+		d.node in criminal
+		c := d.classification
+		is_object(c)
+		art10_authority_ref := object.get(c, "art10_authority_ref", null)
 		not lib.recorded(art10_authority_ref)
-		t := concat("", [d.node, " holds criminal-offence data with no Art. 10 authority recorded (art10_authority_ref)"])
-		p := {"node": d.node, "text": t}
+		p := {"node": d.node, "why": [d.node, " holds criminal-offence data with no Art. 10 authority recorded (art10_authority_ref)"]}
+	}
+	unclassified_part := {p |
+		some n in criminal & unclassified
+		p := {"node": n, "why": [n, " holds criminal-offence data with no Art. 10 authority recorded (art10_authority_ref)"]}
 	}
 	part2 := {p |
-		some d in criminal
+		some d in input.datasets
+		d.node in criminal
 		not d.node in attributed_nodes
 		p := unattributed_problem(d, "an Art. 10 authority rests on a declaration")
 	}
-	all := part1 | part2
+	all := (part1 | part2) | unclassified_part
 }
 
 art10 := r if {
@@ -246,44 +276,55 @@ art10 := r if {
 	r := failing("gdpr-art10", art10_problems)
 } else := r if {
 	listed := [s |
-		some d in criminal
+		some d in input.datasets
+		d.node in criminal
 		s := concat("", [d.node, ": ", d.classification.art10_authority_ref])
 	]
 	sorted := sort(listed)
 	refs := concat(", ", sorted)
 	who := declarers(criminal)
 	msg := concat("", ["criminal-offence data is processed under a recorded authority (", refs, "), declared by ", who])
-	subjects := lib.nodes(criminal)
-	ev := lib.evidence_of(criminal)
+	subjects := sort(criminal)
+	ev := evidence_for(criminal)
 	r := lib.result("gdpr-art10", "pass", "declared", msg, subjects, ev)
 }
 
 # --- Art. 5(1)(b): purpose limitation ----------------------------------------------------------
 
 # Governed datasets whose recorded purposes do not include the model's.
-further_purpose := [d |
-	some d in governed
-	purposes := purposes_of(d)
-	not model_purpose in purposes
-]
+further_purpose := nodes if {
+	recorded_elsewhere := {d.node |
+		some d in input.datasets
+		d.node in governed
+		c := d.classification
+		is_object(c)
+		purposes := object.get(c, "purposes", [])
+		not model_purpose in purposes
+	}
+	nodes := unclassified | recorded_elsewhere
+}
+
+# A further purpose found compatible (Art. 6(4)), with that assessment recorded.
+compatible(d) if {
+	ref := d.classification.compatibility_ref
+	lib.recorded(ref)
+}
 
 art5_1b_problems := all if {
 	part1 := {p |
 		model_purpose == ""
-		some d in governed
-		t := concat("", [d.node, " is personal data, and the model declares no purpose (model.purpose) to hold against its purposes"])
-		p := {"node": d.node, "text": t}
+		some d in input.datasets
+		d.node in governed
+		p := {"node": d.node, "why": [d.node, " is personal data, and the model declares no purpose (model.purpose) to hold against its purposes"]}
 	}
 	# A further purpose is allowed when found compatible (Art. 6(4)) and that assessment is recorded.
 	part2 := {p |
 		model_purpose != ""
-		some d in further_purpose
-		compatibility_ref := lib.field(d, "compatibility_ref", null)
-		not lib.recorded(compatibility_ref)
+		some d in input.datasets
+		d.node in further_purpose
+		not compatible(d)
 		purposes := purposes_of(d)
-		listed := concat(", ", purposes)
-		t := concat("", [d.node, " was not collected for \"", model_purpose, "\" (its purposes: ", listed, ") and no compatibility assessment (Art. 6(4), compatibility_ref) is recorded"])
-		p := {"node": d.node, "text": t}
+		p := {"node": d.node, "why": [d.node, " was not collected for \"", model_purpose, "\" (its purposes: ", purposes, ") and no compatibility assessment (Art. 6(4), compatibility_ref) is recorded"]}
 	}
 	all := part1 | part2
 }

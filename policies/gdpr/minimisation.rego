@@ -44,17 +44,18 @@ derived_columns := {e.from: sources |
 # personal and nothing says which columns are, so every one is taken to be).
 tagged_datasets := {x[0] | some x in column_tags; x[2] in personal_tag_keys}
 
-untagged_datasets := governed_nodes - tagged_datasets
+untagged_datasets := governed - tagged_datasets
 
 personal_column_of := columns if {
 	tagged := {c: x[0] |
 		some x in column_tags
 		x[2] in personal_tag_keys
-		x[0] in governed_nodes
+		x[0] in governed
 		c := concat("#", [x[0], x[1]])
 	}
 	listed := {c: d.node |
-		some d in governed
+		some d in input.datasets
+		d.node in governed
 		d.node in untagged_datasets
 		some f in d.fields
 		c := concat("#", [d.node, f.name])
@@ -66,7 +67,7 @@ personal_column_of := columns if {
 # --- Art. 5(1)(c): data minimisation -----------------------------------------------------------
 
 # The model's columns (features) from the column lineage of its own node.
-model_edges := [e | some e in column_edges; e.node in model_node_ids]
+model_edges := [e | some e in column_edges; e.node in model_nodes]
 
 approved_features := {f | some f in input.model.approved_features}
 
@@ -86,7 +87,8 @@ feature_sources := all if {
 	}
 	part2 := {{"feature": f.name, "sources": [c]} |
 		count(model_edges) == 0
-		some d in governed
+		some d in input.datasets
+		d.node in governed
 		d.distance == 1
 		some f in d.fields
 		not f.name in approved_features
@@ -102,7 +104,7 @@ art5_1c_problems := all if {
 		from := concat(", ", fs.sources)
 		why := unapproved_text(fs.feature, from)
 		some c in fs.sources
-		p := {"node": personal_column_of[c], "text": why}
+		p := {"node": personal_column_of[c], "why": [why]}
 	}
 }
 
@@ -116,13 +118,14 @@ unapproved_text(feature, from) := text if {
 
 # Datasets the training run read whose columns are unknown: with no column lineage on the
 # model's node, which of their personal data reaches the model cannot be told.
-unknown_columns := [d |
+unknown_columns := {d.node |
 	count(model_edges) == 0
-	some d in governed
+	some d in input.datasets
+	d.node in governed
 	d.distance == 1
 	d.node in untagged_datasets
 	count(d.fields) == 0
-]
+}
 
 art5_1c := r if {
 	count(governed) == 0
@@ -134,8 +137,8 @@ art5_1c := r if {
 	count(unknown_columns) > 0
 	listed := names(unknown_columns)
 	msg := concat("", ["the model's node has no column lineage and the columns of ", listed, " are not recorded: which personal data reaches the model cannot be told"])
-	subjects := lib.nodes(unknown_columns)
-	ev := lib.evidence_of(unknown_columns)
+	subjects := sort(unknown_columns)
+	ev := evidence_for(unknown_columns)
 	r := lib.result("gdpr-art5-1c", "not_evaluated", "verified", msg, subjects, ev)
 } else := r if {
 	msg := minimisation_message
@@ -168,53 +171,60 @@ nanoseconds_per_day := 86400000000000
 unbounded_days := 106751
 
 # Anonymised data is no longer personal data (Recital 26): no retention limit applies to it.
-retained := [d |
-	some d in governed
+retained := {d.node |
+	some d in input.datasets
+	d.node in governed
 	not d.classification.anonymised == true
-]
+}
 
-anonymised := [d.node |
-	some d in governed
-	d.classification.anonymised == true
-]
+anonymised := governed - retained
 
 art5_1e_problems := all if {
 	part1 := {p |
-		some d in retained
-		collected_at := lib.field(d, "collected_at", null)
+		some d in input.datasets
+		d.node in retained
+		c := d.classification
+		is_object(c)
+		collected_at := object.get(c, "collected_at", null)
 		not is_string(collected_at)
-		t := concat("", [d.node, ": no collection time recorded (collected_at), so its storage limit cannot be shown"])
-		p := {"node": d.node, "text": t}
+		p := {"node": d.node, "why": [d.node, ": no collection time recorded (collected_at), so its storage limit cannot be shown"]}
 	}
 	part2 := {p |
-		some d in retained
-		retention_days := lib.field(d, "retention_days", null)
+		some d in input.datasets
+		d.node in retained
+		c := d.classification
+		is_object(c)
+		retention_days := object.get(c, "retention_days", null)
 		not is_number(retention_days)
-		t := concat("", [d.node, ": no retention period recorded (retention_days)"])
-		p := {"node": d.node, "text": t}
+		p := {"node": d.node, "why": [d.node, ": no retention period recorded (retention_days)"]}
+	}
+	unclassified_part := {p |
+		some n in unclassified
+		p := {"node": n, "why": [n, ": no classification, so no collection time or retention period is recorded"]}
 	}
 	part3 := {p |
-		some d in retained
+		some d in input.datasets
+		d.node in retained
 		days := d.classification.retention_days
 		is_number(days)
 		days < 0
-		t := fmt("%s: a negative retention period (%s days)", [d.node, days])
-		p := {"node": d.node, "text": t}
+		p := {"node": d.node, "why": [d.node, ": a negative retention period (", days, " days)"]}
 	}
 	part4 := {p |
 		retention_max != null
-		some d in retained
+		some d in input.datasets
+		d.node in retained
 		days := d.classification.retention_days
 		is_number(days)
 		days > retention_max
-		t := fmt("%s: retention of %s days exceeds the configured maximum of %s days", [d.node, days, retention_max])
-		p := {"node": d.node, "text": t}
+		p := {"node": d.node, "why": [d.node, ": retention of ", days, " days exceeds the configured maximum of ", retention_max, " days"]}
 	}
 	# Kept no longer than necessary: at the limit itself the data may still be used, one instant
 	# after it may not.
 	part5 := {p |
 		now := lib.ns(input.evaluated_at)
-		some d in retained
+		some d in input.datasets
+		d.node in retained
 		collected := d.classification.collected_at
 		is_string(collected)
 		days := d.classification.retention_days
@@ -224,10 +234,9 @@ art5_1e_problems := all if {
 		start := lib.ns(collected)
 		limit := start + (days * nanoseconds_per_day)
 		now > limit
-		t := fmt("%s: collected at %s and kept for %s days, so its retention ended before %s", [d.node, collected, days, input.evaluated_at])
-		p := {"node": d.node, "text": t}
+		p := {"node": d.node, "why": [d.node, ": collected at ", collected, " and kept for ", days, " days, so its retention ended before ", input.evaluated_at]}
 	}
-	all := (((part1 | part2) | part3) | part4) | part5
+	all := ((((part1 | part2) | part3) | part4) | part5) | unclassified_part
 }
 
 art5_1e := r if {
@@ -263,13 +272,14 @@ storage_message(retained, anonymised) := msg if {
 direct_identifiers := [{"node": x[0], "field": x[1], "column": c} |
 	some x in column_tags
 	x[3] == "pii=direct"
-	x[0] in governed_nodes
+	x[0] in governed
 	c := concat("#", [x[0], x[1]])
 ]
 
 # Datasets whose direct identifiers are justified (dpbd_justification_ref).
 justified := {d.node |
-	some d in governed
+	some d in input.datasets
+	d.node in governed
 	lib.recorded(d.classification.dpbd_justification_ref)
 }
 
@@ -278,14 +288,18 @@ unjustified := [id | some id in direct_identifiers; not id.node in justified]
 # Datasets some recorded column lineage reads from.
 read_by_column := {e.input_node | some e in column_edges}
 
-direct_at_distance_1 := {d.node | some d in governed; d.distance == 1}
+direct_at_distance_1 := {d.node | some d in input.datasets; d.node in governed; d.distance == 1}
 
-# Column edges that read an unjustified direct identifier, with their transformation lower-cased
-# and without spaces (the facet's JSON as the lineage records it).
-exposures := [[id, e, u] |
-	some id in unjustified
-	some e in column_edges
-	e.to == id.column
+# Column edges that read an unjustified direct identifier. The join is on strings only: with a
+# function beside it in one body, rego-cpp would call the function for every pair it tries.
+unjustified_columns := {id.column | some id in unjustified}
+
+exposed_edges := [e | some e in column_edges; e.to in unjustified_columns]
+
+# Those edges, with their transformation lower-cased and without spaces (the facet's JSON as the
+# lineage records it).
+exposures := [[e, u] |
+	some e in exposed_edges
 	text := lib.text(e.transformation)
 	t := lower(text)
 	u := replace(t, " ", "")
@@ -311,11 +325,9 @@ protective(u) if {
 art25_problems := all if {
 	exposed := {p |
 		some x in exposures
-		not protective(x[2])
-		e := x[1]
-		how := transformation_text(e.transformation)
-		t := concat("", ["direct identifier ", e.input_node, "#", e.input_field, " flows into ", e.node, "#", e.field, " without pseudonymisation (", how, ") and no justification (dpbd_justification_ref) is recorded"])
-		p := {"node": x[0].node, "text": t}
+		not protective(x[1])
+		e := x[0]
+		p := {"node": e.input_node, "why": ["direct identifier ", e.input_node, "#", e.input_field, " flows into ", e.node, "#", e.field, " without pseudonymisation (transformation: ", e.transformation, ") and no justification (dpbd_justification_ref) is recorded"]}
 	}
 
 	# Read whole by the training run, with no column lineage showing the identifier left out.
@@ -324,8 +336,7 @@ art25_problems := all if {
 		some id in unjustified
 		id.node in direct_at_distance_1
 		not id.node in read_by_column
-		t := concat("", ["direct identifier ", id.node, "#", id.field, " is in data the training run read, and no column lineage shows it left out or pseudonymised; no justification (dpbd_justification_ref) is recorded"])
-		p := {"node": id.node, "text": t}
+		p := {"node": id.node, "why": ["direct identifier ", id.node, "#", id.field, " is in data the training run read, and no column lineage shows it left out or pseudonymised; no justification (dpbd_justification_ref) is recorded"]}
 	}
 	all := exposed | read_whole
 }
@@ -336,12 +347,6 @@ art25_unknown := [id |
 	not id.node in direct_at_distance_1
 	not id.node in read_by_column
 ]
-
-transformation_text(t) := "no transformation recorded" if {
-	not lib.recorded(t)
-} else := text if {
-	text := concat("", ["transformation ", t])
-}
 
 art25 := r if {
 	count(direct_identifiers) == 0

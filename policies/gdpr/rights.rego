@@ -21,42 +21,47 @@ art17_21_problems := all if {
 	part1 := {p |
 		some kind in ["erasure", "objection"]
 		not is_string(watermarks[kind])
-		some d in governed
-		t := concat("", [d.node, ": no ", kind, " watermark is recorded (requests.", kind, "_applied_through, ", articles[kind], ")"])
-		p := {"node": d.node, "text": t}
+		some d in input.datasets
+		d.node in governed
+		p := {"node": d.node, "why": [d.node, ": no ", kind, " watermark is recorded (requests.", kind, "_applied_through, ", articles[kind], ")"]}
 	}
 	part2 := {p |
-		some d in governed
+		some d in input.datasets
+		d.node in governed
 		snapshot := object.get(d, "snapshot_time", null)
 		not is_string(snapshot)
-		t := concat("", [d.node, ": the version read has no snapshot time, so erasure and objection requests cannot be shown applied to it"])
-		p := {"node": d.node, "text": t}
+		p := {"node": d.node, "why": [d.node, ": the version read has no snapshot time, so erasure and objection requests cannot be shown applied to it"]}
 	}
 	part3 := {p |
 		some kind in ["erasure", "objection"]
 		mark := watermarks[kind]
 		is_string(mark)
-		some d in governed
+		some d in input.datasets
+		d.node in governed
 		is_string(d.snapshot_time)
 		mark < d.snapshot_time
-		t := concat("", [d.node, ": ", kind, " requests are applied only through ", mark, ", before its snapshot of ", d.snapshot_time, " (", articles[kind], ")"])
-		p := {"node": d.node, "text": t}
+		p := {"node": d.node, "why": [d.node, ": ", kind, " requests are applied only through ", mark, ", before its snapshot of ", d.snapshot_time, " (", articles[kind], ")"]}
 	}
 	# Art. 32(1)(a): encryption of personal data; not recorded is not encrypted.
 	part4 := {p |
-		some d in governed
+		some d in input.datasets
+		d.node in governed
+		d.classification.encryption_at_rest == false
+		p := {"node": d.node, "why": [d.node, ": not encrypted at rest (Art. 32(1)(a))"]}
+	}
+	part4b := {p |
+		some d in input.datasets
+		d.node in governed
 		not d.classification.encryption_at_rest == true
-		why := encryption_text(d)
-		t := concat("", [d.node, ": ", why, " (Art. 32(1)(a))"])
-		p := {"node": d.node, "text": t}
+		not d.classification.encryption_at_rest == false
+		p := {"node": d.node, "why": [d.node, ": encryption at rest not recorded (encryption_at_rest, Art. 32(1)(a))"]}
 	}
 	part5 := {p |
 		some b in breaches
 		notified := object.get(b.incident, "authority_notified_at", null)
 		not is_string(notified)
 		some n in b.nodes
-		t := fmt("%s: a breach (%s) the controller became aware of at %s was never notified to the supervisory authority (Art. 33(1))", [n, b.incident.type, b.incident.aware_at])
-		p := {"node": n, "text": t}
+		p := {"node": n, "why": [n, ": a breach (", b.incident.type, ") the controller became aware of at ", b.incident.aware_at, " was never notified to the supervisory authority (Art. 33(1))"]}
 	}
 	part6 := {p |
 		some b in breaches
@@ -66,15 +71,10 @@ art17_21_problems := all if {
 		late := lib.ns(notified)
 		late > aware + ((notification_hours * 3600) * 1000000000)
 		some n in b.nodes
-		t := fmt("%s: a breach (%s) the controller became aware of at %s was notified only at %s, later than %s hours (Art. 33(1))", [n, b.incident.type, b.incident.aware_at, notified, notification_hours])
-		p := {"node": n, "text": t}
+		p := {"node": n, "why": [n, ": a breach (", b.incident.type, ") the controller became aware of at ", b.incident.aware_at, " was notified only at ", notified, ", later than ", notification_hours, " hours (Art. 33(1))"]}
 	}
-	all := ((((part1 | part2) | part3) | part4) | part5) | part6
+	all := (((((part1 | part2) | part3) | part4) | part5) | part6) | part4b
 }
-
-encryption_text(d) := "not encrypted at rest" if {
-	d.classification.encryption_at_rest == false
-} else := "encryption at rest not recorded (encryption_at_rest)"
 
 # Art. 33(1): a breach on data the model reads is notified to the supervisory authority without
 # undue delay and within the configured hours (72) of becoming aware of it.
@@ -85,7 +85,7 @@ notification_hours := h if {
 
 breaches := [{"incident": i, "nodes": nodes} |
 	some i in input.incidents
-	nodes := sort([n | some n in i.affects; n in governed_nodes])
+	nodes := sort([n | some n in i.affects; n in governed])
 	count(nodes) > 0
 ]
 
@@ -106,5 +106,5 @@ breach_text(bs) := "no breach on record affects them" if {
 	count(bs) == 0
 } else := text if {
 	n := count(bs)
-	text := fmt("%s breach(es) affecting them were notified to the supervisory authority within %s hours", [n, notification_hours])
+	text := problem_text([n, " breach(es) affecting them were notified to the supervisory authority within ", notification_hours, " hours"])
 }

@@ -43,14 +43,15 @@ mechanism(b) := m if {
 # [node, country] of each governed dataset whose storage country is recorded; [node, country] of
 # each job whose location is.
 stored := [[d.node, c] |
-	some d in governed
+	some d in input.datasets
+	d.node in governed
 	country := d.classification.location.country
 	is_string(country)
 	c := upper(country)
 	c != ""
 ]
 
-unlocated := governed_nodes - {s[0] | some s in stored}
+unlocated := governed - {s[0] | some s in stored}
 
 located_jobs := [[j.node, c] |
 	some j in input.jobs
@@ -65,19 +66,18 @@ outside := [s | some s in stored; not s[1] in safe_countries]
 ch5_problems := all if {
 	part1 := {p |
 		some n in unlocated
-		t := fmt("%s: no storage location recorded (location.country), so a transfer cannot be ruled out", [n])
-		p := {"node": n, "text": t}
+		p := {"node": n, "why": [n, ": no storage location recorded (location.country), so a transfer cannot be ruled out"]}
 	}
 	part2 := {p |
 		some s in outside
-		some d in governed
+		some d in input.datasets
+		d.node in governed
 		d.node == s[0]
 		bases := transfers_of(d)
 		valid := [b | some b in bases; transfer_basis(b)]
 		count(valid) == 0
 		recorded := transfer_text(bases)
-		t := concat("", [s[0], " is stored in ", s[1], ", outside the EEA and the adequacy list, with no GDPR transfer basis (", recorded, ")"])
-		p := {"node": s[0], "text": t}
+		p := {"node": s[0], "why": [s[0], " is stored in ", s[1], ", outside the EEA and the adequacy list, with no GDPR transfer basis (", recorded, ")"]}
 	}
 
 	# Jobs process the data where they run. The input has no transfer basis for a job, so a job
@@ -86,8 +86,7 @@ ch5_problems := all if {
 		count(governed) > 0
 		some j in located_jobs
 		not j[1] in safe_countries
-		t := concat("", [j[0], " runs in ", j[1], ", outside the EEA and the adequacy list, and a job has no transfer basis on record"])
-		p := {"node": j[0], "text": t}
+		p := {"node": j[0], "why": [j[0], " runs in ", j[1], ", outside the EEA and the adequacy list, and a job has no transfer basis on record"]}
 	}
 	all := (part1 | part2) | (part3 | region_problems)
 }
@@ -96,12 +95,12 @@ region_problems := set() if {
 	not restricted
 } else := all if {
 	datasets := {p |
-		some d in governed
+		some d in input.datasets
+		d.node in governed
 		where := place(d.classification.location)
 		not where.country in allowed_regions
 		not where.region in allowed_regions
-		t := concat("", [d.node, " is stored in ", where.text, ", outside the allowed regions"])
-		p := {"node": d.node, "text": t}
+		p := {"node": d.node, "why": [d.node, " is stored in ", where.text, ", outside the allowed regions"]}
 	}
 	jobs := {p |
 		count(governed) > 0
@@ -110,8 +109,7 @@ region_problems := set() if {
 		where.country != ""
 		not where.country in allowed_regions
 		not where.region in allowed_regions
-		t := concat("", [j.node, " runs in ", where.text, ", outside the allowed regions"])
-		p := {"node": j.node, "text": t}
+		p := {"node": j.node, "why": [j.node, " runs in ", where.text, ", outside the allowed regions"]}
 	}
 	all := datasets | jobs
 }
@@ -182,7 +180,7 @@ ch5 := r if {
 	unrecorded := {j.node | some j in input.jobs} - {j | some j in jobs}
 	where_jobs := jobs_text(unrecorded)
 	msg := concat("", ["personal data is stored in the EEA or adequate countries", moved, ": ", listed, where_jobs])
-	nodes := governed_nodes | {j | some j in jobs}
+	nodes := governed | {j | some j in jobs}
 	subjects := sort(nodes)
 	ev := evidence_for(nodes)
 	r := lib.result("gdpr-ch5", "pass", "verified", msg, subjects, ev)
@@ -193,7 +191,8 @@ transferred_text(outside) := "" if {
 } else := text if {
 	moved := {t |
 		some s in outside
-		some d in governed
+		some d in input.datasets
+		d.node in governed
 		d.node == s[0]
 		bases := transfers_of(d)
 		used := [b.mechanism | some b in bases; transfer_basis(b)]
