@@ -148,7 +148,7 @@ not_applicable(id, why) := r if {
 	r := lib.result(id, "not_applicable", "verified", why, [], [])
 }
 
-# A failing result from a set of problems {node, text}: the subjects are the nodes that failed
+# A failing result from a set of problems {node, why}: the subjects are the nodes that failed
 # (datasets, jobs, or the model's digest) and the evidence the ledger entries asserting them.
 failing(id, problems) := r if {
 	nodes := {p.node | some p in problems}

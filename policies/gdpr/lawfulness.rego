@@ -4,8 +4,9 @@
 #
 # A lawful basis, an Art. 9 condition or an Art. 10 authority cannot be shown valid from
 # evidence: the rules check it is recorded and attributable, and a pass says it is declared,
-# by whom and when. A field that is not recorded (or a dataset with no classification) reads
-# as undefined, so "not recorded" holds and the check fails closed.
+# by whom and when. A field is read into a variable before a negation tests it (with the field
+# undefined, `not f(x.y)` holds in rego-cpp but fails the body in OPA), and a dataset with no
+# classification has a problem of its own: either way the check fails closed on both engines.
 package governance.gdpr
 
 import data.governance.lib
@@ -341,9 +342,9 @@ art5_1b := r if {
 	r := lib.result("gdpr-art5-1b", "pass", "verified", msg, governed_subjects, governed_evidence)
 }
 
-purpose_fit(compatible) := "among the recorded purposes of every personal dataset" if {
-	count(compatible) == 0
+purpose_fit(reused) := "among the recorded purposes of every personal dataset" if {
+	count(reused) == 0
 } else := text if {
-	listed := names(compatible)
+	listed := names(reused)
 	text := concat("", ["among the recorded purposes of the personal datasets, or found compatible (Art. 6(4)) for ", listed])
 }

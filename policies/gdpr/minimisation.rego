@@ -98,14 +98,12 @@ feature_sources := all if {
 	all := part1 | part2
 }
 
-art5_1c_problems := all if {
-	all := {p |
-		some fs in feature_sources
-		from := concat(", ", fs.sources)
-		why := unapproved_text(fs.feature, from)
-		some c in fs.sources
-		p := {"node": personal_column_of[c], "why": [why]}
-	}
+art5_1c_problems := {p |
+	some fs in feature_sources
+	from := concat(", ", fs.sources)
+	why := unapproved_text(fs.feature, from)
+	some c in fs.sources
+	p := {"node": personal_column_of[c], "why": [why]}
 }
 
 unapproved_text(feature, from) := text if {
