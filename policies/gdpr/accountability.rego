@@ -13,8 +13,8 @@ results contains art28
 
 art30_problems := all if {
 	part1 := {p |
-		some d in input.datasets
-		d.node in governed
+		some i in governed_at
+		d := input.datasets[i]
 		c := d.classification
 		is_object(c)
 		ropa_ref := object.get(c, "ropa_ref", null)
@@ -29,16 +29,16 @@ art30_problems := all if {
 	# the input; the purposes the dataset's classification declares stand for its entry's purposes.
 	part2 := {p |
 		model_purpose == ""
-		some d in input.datasets
-		d.node in governed
+		some i in governed_at
+		d := input.datasets[i]
 		ref := d.classification.ropa_ref
 		lib.recorded(ref)
 		p := {"node": d.node, "why": [d.node, ": the model declares no purpose, so its record entry ", ref, " cannot be shown to cover it (Art. 30(1)(b))"]}
 	}
 	part3 := {p |
 		model_purpose != ""
-		some d in input.datasets
-		d.node in further_purpose
+		some i in further_purpose_at
+		d := input.datasets[i]
 		ref := d.classification.ropa_ref
 		lib.recorded(ref)
 		p := {"node": d.node, "why": [d.node, ": the purposes recorded for its entry ", ref, " do not include \"", model_purpose, "\" (Art. 30(1)(b))"]}
@@ -54,8 +54,8 @@ art30 := r if {
 	r := failing("gdpr-art30", art30_problems)
 } else := r if {
 	listed := [s |
-		some d in input.datasets
-		d.node in governed
+		some i in governed_at
+		d := input.datasets[i]
 		s := concat("", [d.node, ": ", d.classification.ropa_ref])
 	]
 	sorted := sort(listed)
@@ -75,8 +75,8 @@ processors := all if {
 		is_object(j.processor)
 	}
 	datasets := {{"node": d.node, "processor": d.classification.processor} |
-		some d in input.datasets
-		d.node in governed
+		some i in governed_at
+		d := input.datasets[i]
 		is_object(d.classification.processor)
 	}
 	all := jobs | datasets

@@ -49,8 +49,8 @@ art22_problems := all if {
 		p := {"node": digest, "why": ["the model's node is not in its lineage, so no Art. 22(2) exception or human-review channel is recorded for ", input.model.name]}
 	}
 	part2 := {p |
-		some m in input.datasets
-		m.node in model_nodes
+		some i in model_at
+		m := input.datasets[i]
 		c := m.classification
 		is_object(c)
 		art22_exception_ref := object.get(c, "art22_exception_ref", null)
@@ -58,16 +58,16 @@ art22_problems := all if {
 		p := {"node": m.node, "why": [m.node, ": no Art. 22(2) exception (contract, Union or Member State law, explicit consent) recorded (art22_exception_ref)"]}
 	}
 	unclassified_part := {p |
-		some m in input.datasets
-		m.node in model_nodes
+		some i in model_at
+		m := input.datasets[i]
 		not classified(m)
 		p := {"node": m.node, "why": [m.node, ": the model's node has no classification, so no Art. 22(2) exception or human-review channel is declared"]}
 	}
 
 	# Art. 22(3): at least the right to obtain human intervention and to contest the decision.
 	part3 := {p |
-		some m in input.datasets
-		m.node in model_nodes
+		some i in model_at
+		m := input.datasets[i]
 		c := m.classification
 		is_object(c)
 		human_review_ref := object.get(c, "human_review_ref", null)
@@ -76,8 +76,8 @@ art22_problems := all if {
 	}
 	part4 := {p |
 		count(special) > 0
-		some m in input.datasets
-		m.node in model_nodes
+		some i in model_at
+		m := input.datasets[i]
 		c := m.classification
 		is_object(c)
 		art22_4_condition := object.get(c, "art22_4_condition", null)
@@ -87,16 +87,16 @@ art22_problems := all if {
 	}
 	part5 := {p |
 		count(special) > 0
-		some m in input.datasets
-		m.node in model_nodes
+		some i in model_at
+		m := input.datasets[i]
 		condition := m.classification.art22_4_condition
 		lib.recorded(condition)
 		not art22_4_condition_ok(condition)
 		p := {"node": m.node, "why": [m.node, ": the Art. 22(4) condition \"", condition, "\" is neither Art. 9(2)(a) nor 9(2)(g)"]}
 	}
 	part6 := {p |
-		some m in input.datasets
-		m.node in model_nodes
+		some i in model_at
+		m := input.datasets[i]
 		not m.node in attributed_nodes
 		p := unattributed_problem(m, "the Art. 22 exception rests on a declaration")
 	}
@@ -111,8 +111,8 @@ art22 := r if {
 	r := failing("gdpr-art22", art22_problems)
 } else := r if {
 	declared := [text |
-		some m in input.datasets
-		m.node in model_nodes
+		some i in model_at
+		m := input.datasets[i]
 		exception := m.classification.art22_exception_ref
 		review := m.classification.human_review_ref
 		condition := art22_4_text(m)

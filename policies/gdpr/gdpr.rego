@@ -88,16 +88,28 @@ personal_nodes := nodes if {
 	nodes := routed | marked
 }
 
+# Positions in input.datasets. A control iterates the positions of the datasets it judges: in
+# rego-cpp `x in s` scans s, so filtering every dataset by a set of node ids would cost each
+# control datasets x set size steps.
+positions := p if {
+	n := count(input.datasets)
+	n > 0
+	p := numbers.range(0, n - 1)
+} else := []
+
 # Upstream personal data the GDPR governs: its jurisdictions name the EU/EEA, or name nothing
 # (nothing says the data is outside the GDPR, so it is judged: fail closed). A dataset whose
 # jurisdictions name only other laws (e.g. ["AE"]) is left to them.
-governed := {d.node |
-	some d in input.datasets
+governed_at := {i |
+	some i in positions
+	d := input.datasets[i]
 	d.distance > 0
 	d.node in personal_nodes
 	js := lib.jurisdictions(d)
 	under_gdpr(js, gdpr_jurisdictions)
 }
+
+governed := {input.datasets[i].node | some i in governed_at}
 
 under_gdpr(js, _) if count(js) == 0
 
@@ -105,7 +117,7 @@ under_gdpr(js, g) if count(js & g) > 0
 
 # Governed datasets with no classification at all: every control that reads the classification
 # reports them as missing what it looks for.
-unclassified := {d.node | some d in input.datasets; d.node in governed; not classified(d)}
+unclassified := {d.node | some i in governed_at; d := input.datasets[i]; not classified(d)}
 
 classified(d) if is_object(d.classification)
 
@@ -113,7 +125,9 @@ governed_subjects := sort(governed)
 
 governed_evidence := evidence_for(governed)
 
-special := governed & special_nodes
+special_at := {i | some i in governed_at; input.datasets[i].node in special_nodes}
+
+special := {input.datasets[i].node | some i in special_at}
 
 # Datasets whose classification says who declared it and when: a declared result (a lawful
 # basis, an Art. 9 condition) must name its author, or it cannot be reported as declared.
@@ -124,7 +138,9 @@ attributed_nodes := {d.node |
 }
 
 # The model's own node in the lineage: where model-level declarations (Art. 22) are recorded.
-model_nodes := {d.node | some d in input.datasets; d.distance == 0}
+model_at := {i | some i in positions; input.datasets[i].distance == 0}
+
+model_nodes := {input.datasets[i].node | some i in model_at}
 
 model_purpose := p if {
 	p := input.model.purpose

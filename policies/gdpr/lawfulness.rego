@@ -28,8 +28,8 @@ lawful_bases := {b | some b in lib.config.gdpr_lawful_bases}
 
 art6_problems := all if {
 	part1 := {p |
-		some d in input.datasets
-		d.node in governed
+		some i in governed_at
+		d := input.datasets[i]
 		c := d.classification
 		is_object(c)
 		lawful_basis := object.get(c, "lawful_basis", null)
@@ -41,8 +41,8 @@ art6_problems := all if {
 		p := {"node": n, "why": [n, " has no lawful basis recorded (Art. 6(1))"]}
 	}
 	part2 := {p |
-		some d in input.datasets
-		d.node in governed
+		some i in governed_at
+		d := input.datasets[i]
 		basis := d.classification.lawful_basis
 		lib.recorded(basis)
 		not basis in lawful_bases
@@ -50,8 +50,8 @@ art6_problems := all if {
 	}
 	# Legitimate interests need the balancing test on record (Art. 6(1)(f)).
 	part3 := {p |
-		some d in input.datasets
-		d.node in governed
+		some i in governed_at
+		d := input.datasets[i]
 		d.classification.lawful_basis == "legitimate_interests"
 		c := d.classification
 		is_object(c)
@@ -60,8 +60,8 @@ art6_problems := all if {
 		p := {"node": d.node, "why": [d.node, " relies on legitimate interests with no legitimate interests assessment recorded (lia_ref, Art. 6(1)(f))"]}
 	}
 	part4 := {p |
-		some d in input.datasets
-		d.node in governed
+		some i in governed_at
+		d := input.datasets[i]
 		not d.node in attributed_nodes
 		p := unattributed_problem(d, "a lawful basis rests on a declaration")
 	}
@@ -76,8 +76,8 @@ art6 := r if {
 	r := failing("gdpr-art6", art6_problems)
 } else := r if {
 	listed := [s |
-		some d in input.datasets
-		d.node in governed
+		some i in governed_at
+		d := input.datasets[i]
 		s := concat("", [d.node, ": ", d.classification.lawful_basis])
 	]
 	sorted := sort(listed)
@@ -92,8 +92,8 @@ art6 := r if {
 # An Art. 9(2)(a) condition is explicit consent: the conditions of Art. 7 apply to it as well.
 explicit_consent_nodes := nodes if {
 	conditions := [[d.node, u] |
-		some d in input.datasets
-		d.node in governed
+		some i in governed_at
+		d := input.datasets[i]
 		condition := d.classification.art9_condition
 		is_string(condition)
 		c := lower(condition)
@@ -104,11 +104,13 @@ explicit_consent_nodes := nodes if {
 	nodes := by_article | by_name
 }
 
-consented := {d.node |
-	some d in input.datasets
-	d.node in governed
+consented_at := {i |
+	some i in governed_at
+	d := input.datasets[i]
 	relies_on_consent(d)
 }
+
+consented := {input.datasets[i].node | some i in consented_at}
 
 relies_on_consent(d) if d.classification.lawful_basis == "consent"
 
@@ -122,8 +124,8 @@ withdrawal_watermark := w if {
 art7_problems := all if {
 	# Consent must be demonstrable (Art. 7(1)).
 	part1 := {p |
-		some d in input.datasets
-		d.node in consented
+		some i in consented_at
+		d := input.datasets[i]
 		c := d.classification
 		is_object(c)
 		consent_ref := object.get(c, "consent_ref", null)
@@ -132,14 +134,14 @@ art7_problems := all if {
 	}
 	# Consent covers only the purposes it was given for (Art. 6(1)(a), 7(2)).
 	part2 := {p |
-		some d in input.datasets
-		d.node in consented
+		some i in consented_at
+		d := input.datasets[i]
 		model_purpose == ""
 		p := {"node": d.node, "why": [d.node, " relies on consent, and the model declares no purpose to hold it against"]}
 	}
 	part3 := {p |
-		some d in input.datasets
-		d.node in consented
+		some i in consented_at
+		d := input.datasets[i]
 		model_purpose != ""
 		purposes := purposes_of(d)
 		not model_purpose in purposes
@@ -148,21 +150,21 @@ art7_problems := all if {
 	# Withdrawn consent must be honoured in the data the model reads (Art. 7(3)): withdrawals must
 	# have been applied at least up to the time the version read was written.
 	part4 := {p |
-		some d in input.datasets
-		d.node in consented
+		some i in consented_at
+		d := input.datasets[i]
 		withdrawal_watermark == ""
 		p := {"node": d.node, "why": [d.node, " relies on consent, and no consent-withdrawal watermark is recorded (requests.withdrawal_applied_through, Art. 7(3))"]}
 	}
 	part5 := {p |
-		some d in input.datasets
-		d.node in consented
+		some i in consented_at
+		d := input.datasets[i]
 		snapshot := object.get(d, "snapshot_time", null)
 		not is_string(snapshot)
 		p := {"node": d.node, "why": [d.node, " relies on consent, and the version read has no snapshot time, so withdrawals cannot be shown applied to it (Art. 7(3))"]}
 	}
 	part6 := {p |
-		some d in input.datasets
-		d.node in consented
+		some i in consented_at
+		d := input.datasets[i]
 		withdrawal_watermark != ""
 		is_string(d.snapshot_time)
 		withdrawal_watermark < d.snapshot_time
@@ -189,8 +191,8 @@ art7 := r if {
 
 art9_problems := all if {
 	part1 := {p |
-		some d in input.datasets
-		d.node in special
+		some i in special_at
+		d := input.datasets[i]
 		c := d.classification
 		is_object(c)
 		art9_condition := object.get(c, "art9_condition", null)
@@ -203,8 +205,8 @@ art9_problems := all if {
 	}
 	# Explicit consent (Art. 9(2)(a)) must itself be on record.
 	part2 := {p |
-		some d in input.datasets
-		d.node in special
+		some i in special_at
+		d := input.datasets[i]
 		d.node in explicit_consent_nodes
 		c := d.classification
 		is_object(c)
@@ -213,8 +215,8 @@ art9_problems := all if {
 		p := {"node": d.node, "why": [d.node, " relies on explicit consent (Art. 9(2)(a)) with no consent record (consent_ref)"]}
 	}
 	part3 := {p |
-		some d in input.datasets
-		d.node in special
+		some i in special_at
+		d := input.datasets[i]
 		not d.node in attributed_nodes
 		p := unattributed_problem(d, "an Art. 9(2) condition rests on a declaration")
 	}
@@ -229,8 +231,8 @@ art9 := r if {
 	r := failing("gdpr-art9", art9_problems)
 } else := r if {
 	listed := [s |
-		some d in input.datasets
-		d.node in special
+		some i in special_at
+		d := input.datasets[i]
 		s := concat("", [d.node, ": ", d.classification.art9_condition])
 	]
 	sorted := sort(listed)
@@ -244,12 +246,14 @@ art9 := r if {
 
 # --- Art. 10: criminal convictions and offences ------------------------------------------------
 
-criminal := governed & criminal_nodes
+criminal_at := {i | some i in governed_at; input.datasets[i].node in criminal_nodes}
+
+criminal := {input.datasets[i].node | some i in criminal_at}
 
 art10_problems := all if {
 	part1 := {p |
-		some d in input.datasets
-		d.node in criminal
+		some i in criminal_at
+		d := input.datasets[i]
 		c := d.classification
 		is_object(c)
 		art10_authority_ref := object.get(c, "art10_authority_ref", null)
@@ -261,8 +265,8 @@ art10_problems := all if {
 		p := {"node": n, "why": [n, " holds criminal-offence data with no Art. 10 authority recorded (art10_authority_ref)"]}
 	}
 	part2 := {p |
-		some d in input.datasets
-		d.node in criminal
+		some i in criminal_at
+		d := input.datasets[i]
 		not d.node in attributed_nodes
 		p := unattributed_problem(d, "an Art. 10 authority rests on a declaration")
 	}
@@ -277,8 +281,8 @@ art10 := r if {
 	r := failing("gdpr-art10", art10_problems)
 } else := r if {
 	listed := [s |
-		some d in input.datasets
-		d.node in criminal
+		some i in criminal_at
+		d := input.datasets[i]
 		s := concat("", [d.node, ": ", d.classification.art10_authority_ref])
 	]
 	sorted := sort(listed)
@@ -293,17 +297,17 @@ art10 := r if {
 # --- Art. 5(1)(b): purpose limitation ----------------------------------------------------------
 
 # Governed datasets whose recorded purposes do not include the model's.
-further_purpose := nodes if {
-	recorded_elsewhere := {d.node |
-		some d in input.datasets
-		d.node in governed
-		c := d.classification
-		is_object(c)
-		purposes := object.get(c, "purposes", [])
-		not model_purpose in purposes
-	}
-	nodes := unclassified | recorded_elsewhere
+further_purpose_at := {i |
+	some i in governed_at
+	d := input.datasets[i]
+	not purpose_recorded(d)
 }
+
+# The dataset's classification lists the model's purpose (a function, so that a dataset with no
+# classification reads as "not recorded" on both engines).
+purpose_recorded(d) if model_purpose in d.classification.purposes
+
+further_purpose := {input.datasets[i].node | some i in further_purpose_at}
 
 # A further purpose found compatible (Art. 6(4)), with that assessment recorded.
 compatible(d) if {
@@ -314,15 +318,15 @@ compatible(d) if {
 art5_1b_problems := all if {
 	part1 := {p |
 		model_purpose == ""
-		some d in input.datasets
-		d.node in governed
+		some i in governed_at
+		d := input.datasets[i]
 		p := {"node": d.node, "why": [d.node, " is personal data, and the model declares no purpose (model.purpose) to hold against its purposes"]}
 	}
 	# A further purpose is allowed when found compatible (Art. 6(4)) and that assessment is recorded.
 	part2 := {p |
 		model_purpose != ""
-		some d in input.datasets
-		d.node in further_purpose
+		some i in further_purpose_at
+		d := input.datasets[i]
 		not compatible(d)
 		purposes := purposes_of(d)
 		p := {"node": d.node, "why": [d.node, " was not collected for \"", model_purpose, "\" (its purposes: ", purposes, ") and no compatibility assessment (Art. 6(4), compatibility_ref) is recorded"]}

@@ -54,8 +54,8 @@ personal_column_of := columns if {
 		c := concat("#", [x[0], x[1]])
 	}
 	listed := {c: d.node |
-		some d in input.datasets
-		d.node in governed
+		some i in governed_at
+		d := input.datasets[i]
 		d.node in untagged_datasets
 		some f in d.fields
 		c := concat("#", [d.node, f.name])
@@ -87,8 +87,8 @@ feature_sources := all if {
 	}
 	part2 := {{"feature": f.name, "sources": [c]} |
 		count(model_edges) == 0
-		some d in input.datasets
-		d.node in governed
+		some i in governed_at
+		d := input.datasets[i]
 		d.distance == 1
 		some f in d.fields
 		not f.name in approved_features
@@ -118,8 +118,8 @@ unapproved_text(feature, from) := text if {
 # model's node, which of their personal data reaches the model cannot be told.
 unknown_columns := {d.node |
 	count(model_edges) == 0
-	some d in input.datasets
-	d.node in governed
+	some i in governed_at
+	d := input.datasets[i]
 	d.distance == 1
 	d.node in untagged_datasets
 	count(d.fields) == 0
@@ -169,18 +169,16 @@ nanoseconds_per_day := 86400000000000
 unbounded_days := 106751
 
 # Anonymised data is no longer personal data (Recital 26): no retention limit applies to it.
-retained := {d.node |
-	some d in input.datasets
-	d.node in governed
-	not d.classification.anonymised == true
-}
+retained_at := {i | some i in governed_at; not input.datasets[i].classification.anonymised == true}
+
+retained := {input.datasets[i].node | some i in retained_at}
 
 anonymised := governed - retained
 
 art5_1e_problems := all if {
 	part1 := {p |
-		some d in input.datasets
-		d.node in retained
+		some i in retained_at
+		d := input.datasets[i]
 		c := d.classification
 		is_object(c)
 		collected_at := object.get(c, "collected_at", null)
@@ -188,8 +186,8 @@ art5_1e_problems := all if {
 		p := {"node": d.node, "why": [d.node, ": no collection time recorded (collected_at), so its storage limit cannot be shown"]}
 	}
 	part2 := {p |
-		some d in input.datasets
-		d.node in retained
+		some i in retained_at
+		d := input.datasets[i]
 		c := d.classification
 		is_object(c)
 		retention_days := object.get(c, "retention_days", null)
@@ -201,8 +199,8 @@ art5_1e_problems := all if {
 		p := {"node": n, "why": [n, ": no classification, so no collection time or retention period is recorded"]}
 	}
 	part3 := {p |
-		some d in input.datasets
-		d.node in retained
+		some i in retained_at
+		d := input.datasets[i]
 		days := d.classification.retention_days
 		is_number(days)
 		days < 0
@@ -210,8 +208,8 @@ art5_1e_problems := all if {
 	}
 	part4 := {p |
 		retention_max != null
-		some d in input.datasets
-		d.node in retained
+		some i in retained_at
+		d := input.datasets[i]
 		days := d.classification.retention_days
 		is_number(days)
 		days > retention_max
@@ -221,8 +219,8 @@ art5_1e_problems := all if {
 	# after it may not.
 	part5 := {p |
 		now := lib.ns(input.evaluated_at)
-		some d in input.datasets
-		d.node in retained
+		some i in retained_at
+		d := input.datasets[i]
 		collected := d.classification.collected_at
 		is_string(collected)
 		days := d.classification.retention_days
@@ -276,8 +274,8 @@ direct_identifiers := [{"node": x[0], "field": x[1], "column": c} |
 
 # Datasets whose direct identifiers are justified (dpbd_justification_ref).
 justified := {d.node |
-	some d in input.datasets
-	d.node in governed
+	some i in governed_at
+	d := input.datasets[i]
 	lib.recorded(d.classification.dpbd_justification_ref)
 }
 
@@ -286,7 +284,7 @@ unjustified := [id | some id in direct_identifiers; not id.node in justified]
 # Datasets some recorded column lineage reads from.
 read_by_column := {e.input_node | some e in column_edges}
 
-direct_at_distance_1 := {d.node | some d in input.datasets; d.node in governed; d.distance == 1}
+direct_at_distance_1 := {d.node | some i in governed_at; d := input.datasets[i]; d.distance == 1}
 
 # Column edges that read an unjustified direct identifier. The join is on strings only: with a
 # function beside it in one body, rego-cpp would call the function for every pair it tries.

@@ -21,13 +21,13 @@ art17_21_problems := all if {
 	part1 := {p |
 		some kind in ["erasure", "objection"]
 		not is_string(watermarks[kind])
-		some d in input.datasets
-		d.node in governed
+		some i in governed_at
+		d := input.datasets[i]
 		p := {"node": d.node, "why": [d.node, ": no ", kind, " watermark is recorded (requests.", kind, "_applied_through, ", articles[kind], ")"]}
 	}
 	part2 := {p |
-		some d in input.datasets
-		d.node in governed
+		some i in governed_at
+		d := input.datasets[i]
 		snapshot := object.get(d, "snapshot_time", null)
 		not is_string(snapshot)
 		p := {"node": d.node, "why": [d.node, ": the version read has no snapshot time, so erasure and objection requests cannot be shown applied to it"]}
@@ -36,22 +36,22 @@ art17_21_problems := all if {
 		some kind in ["erasure", "objection"]
 		mark := watermarks[kind]
 		is_string(mark)
-		some d in input.datasets
-		d.node in governed
+		some i in governed_at
+		d := input.datasets[i]
 		is_string(d.snapshot_time)
 		mark < d.snapshot_time
 		p := {"node": d.node, "why": [d.node, ": ", kind, " requests are applied only through ", mark, ", before its snapshot of ", d.snapshot_time, " (", articles[kind], ")"]}
 	}
 	# Art. 32(1)(a): encryption of personal data; not recorded is not encrypted.
 	part4 := {p |
-		some d in input.datasets
-		d.node in governed
+		some i in governed_at
+		d := input.datasets[i]
 		d.classification.encryption_at_rest == false
 		p := {"node": d.node, "why": [d.node, ": not encrypted at rest (Art. 32(1)(a))"]}
 	}
 	part4b := {p |
-		some d in input.datasets
-		d.node in governed
+		some i in governed_at
+		d := input.datasets[i]
 		not d.classification.encryption_at_rest == true
 		not d.classification.encryption_at_rest == false
 		p := {"node": d.node, "why": [d.node, ": encryption at rest not recorded (encryption_at_rest, Art. 32(1)(a))"]}

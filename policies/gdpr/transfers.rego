@@ -43,8 +43,8 @@ mechanism(b) := m if {
 # [node, country] of each governed dataset whose storage country is recorded; [node, country] of
 # each job whose location is.
 stored := [[d.node, c] |
-	some d in input.datasets
-	d.node in governed
+	some i in governed_at
+	d := input.datasets[i]
 	country := d.classification.location.country
 	is_string(country)
 	c := upper(country)
@@ -70,8 +70,8 @@ ch5_problems := all if {
 	}
 	part2 := {p |
 		some s in outside
-		some d in input.datasets
-		d.node in governed
+		some i in governed_at
+		d := input.datasets[i]
 		d.node == s[0]
 		bases := transfers_of(d)
 		valid := [b | some b in bases; transfer_basis(b)]
@@ -95,8 +95,8 @@ region_problems := set() if {
 	not restricted
 } else := all if {
 	datasets := {p |
-		some d in input.datasets
-		d.node in governed
+		some i in governed_at
+		d := input.datasets[i]
 		where := place(d.classification.location)
 		not where.country in allowed_regions
 		not where.region in allowed_regions
@@ -191,8 +191,8 @@ transferred_text(outside) := "" if {
 } else := text if {
 	moved := {t |
 		some s in outside
-		some d in input.datasets
-		d.node in governed
+		some i in governed_at
+		d := input.datasets[i]
 		d.node == s[0]
 		bases := transfers_of(d)
 		used := [b.mechanism | some b in bases; transfer_basis(b)]
