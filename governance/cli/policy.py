@@ -18,6 +18,7 @@ from governance.cli.common import (
     EXIT_OK,
     command_group,
     echo_json,
+    progress,
     settings_from_env,
 )
 from governance.errors import InputError
@@ -43,25 +44,57 @@ def _service(engine: str | None) -> PolicyService:
 
 
 @app.command("test")
-def run_fixtures(engine: EngineOption = None, as_json: JsonOption = False) -> None:
-    """Decide every fixture of the bundle (policies/tests) and compare with what it expects.
+def run_fixtures(
+    fixtures_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--fixtures",
+            help="A directory of your own fixtures (bases in its bases/), decided with the "
+            "bundle in force, GOVERNANCE_POLICY_DATA included (default: the bundle's own)",
+        ),
+    ] = None,
+    engine: EngineOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Decide every fixture and compare each decision with what the fixture expects.
 
-    Exit 0 when every fixture passes, 1 naming each that does not.
+    The bundle's own fixtures (policies/tests) describe the shipped bundle, so they run on it
+    without GOVERNANCE_POLICY_DATA (a fixture may carry its own overlay). Exit 0 when every
+    fixture passes, 1 naming each that does not.
     """
+    from governance.policy.bundle import load_bundle, shipped_bundle
     from governance.policy.fixtures import fixtures, run
+    from governance.runtime import build_policy_engine
 
-    service = _service(engine)
+    settings = settings_from_env()
+    if fixtures_dir is None:
+        bundle = shipped_bundle()
+    else:
+        if not fixtures_dir.is_dir():
+            raise InputError(f"{fixtures_dir} is not a directory of fixtures")
+        bundle = load_bundle(overlay=settings.policy_data)
+    cases = list(fixtures(fixtures_dir))
+    if not cases:
+        raise InputError(f"no fixtures (*.json outside bases/) in {fixtures_dir}")
+    policy_engine = build_policy_engine(settings, engine)
     try:
-        cases = list(fixtures())
-        outcomes = run(service.decide, cases)
+        with progress("fixtures", len(cases)) as advance:
+            outcomes = run(
+                policy_engine,
+                bundle,
+                cases,
+                settings.policy_timeout_seconds,
+                progress=lambda: advance(1),
+            )
+        engine_info = policy_engine.info
     finally:
-        service.close()
+        policy_engine.close()
     failed = [o for o in outcomes if not o.passed]
     if as_json:
         echo_json(
             {
-                "engine": service.engine.to_json(),
-                "bundle_digest": service.bundle.digest,
+                "engine": engine_info.to_json(),
+                "bundle_digest": bundle.digest,
                 "fixtures": len(outcomes),
                 "failed": [{"fixture": o.fixture.name, "problems": o.problems} for o in failed],
             }
@@ -71,7 +104,6 @@ def run_fixtures(engine: EngineOption = None, as_json: JsonOption = False) -> No
             typer.echo(f"FAIL {outcome.fixture.name}")
             for problem in outcome.problems:
                 typer.echo(f"     {problem}")
-        engine_info = service.engine
         typer.echo(
             f"{len(outcomes) - len(failed)} of {len(outcomes)} fixtures pass on "
             f"{engine_info.name} ({engine_info.version})"

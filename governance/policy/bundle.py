@@ -61,7 +61,8 @@ class PolicyBundle:
     modules: Mapping[str, str]
     data: Mapping[str, Any]
     revision: str
-    overlay: Path | None = None
+    #: Where the operator's overlay came from (a file, a fixture), or None without one.
+    overlay: str | None = None
     digest: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -105,13 +106,24 @@ class PolicyBundle:
                 effective=entry["effective"],
             )
 
+    def overlaid(self, overlay: Mapping[str, Any], source: str) -> PolicyBundle:
+        """A copy with ``overlay`` (``{"config": ..., "catalog": ...}``) merged into its data.
+
+        Merged into ``data.governance`` as ``GOVERNANCE_POLICY_DATA`` is; ``source`` names the
+        overlay in errors and in :meth:`to_json`.
+        """
+        data = copy.deepcopy(dict(self.data))
+        _merge(data["governance"], check_overlay(overlay, source))
+        _resolve_enforcement(data["governance"], source)
+        return PolicyBundle(self.modules, data, self.revision, source)
+
     def to_json(self) -> dict[str, Any]:
         """What ``governance policy show`` prints (modules by name, not text)."""
         return {
             "digest": self.digest,
             "revision": self.revision,
             "catalog_version": self.catalog_version,
-            "overlay": str(self.overlay) if self.overlay else None,
+            "overlay": self.overlay,
             "modules": sorted(self.modules),
             "controls": [c.__dict__ for c in self.controls()],
             "config": self.config,
@@ -131,27 +143,30 @@ def _merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
     return base
 
 
+def check_overlay(loaded: Any, source: str) -> Mapping[str, Any]:
+    """``loaded`` if it is an overlay: a mapping of ``config`` and/or ``catalog`` mappings."""
+    if not isinstance(loaded, Mapping):
+        raise ConfigError(f"{source} must hold a mapping (merged into data.governance)")
+    unknown = set(loaded) - {"config", "catalog"}
+    if unknown:
+        raise ConfigError(f"{source} may only set config and catalog, not {sorted(unknown)}")
+    for key, value in loaded.items():
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{source}: {key} must be a mapping")
+    return loaded
+
+
 def _read_overlay(path: Path) -> Mapping[str, Any]:
+    source = f"GOVERNANCE_POLICY_DATA {path}"
     try:
         text = path.read_text()
     except OSError as exc:
-        raise ConfigError(f"cannot read GOVERNANCE_POLICY_DATA {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read {source}: {exc.strerror}") from None
     try:
         loaded = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
-        raise ConfigError(
-            f"GOVERNANCE_POLICY_DATA {path} is not valid YAML or JSON: {exc}"
-        ) from None
-    if not isinstance(loaded, Mapping):
-        raise ConfigError(
-            f"GOVERNANCE_POLICY_DATA {path} must hold a mapping (merged into data.governance)"
-        )
-    unknown = set(loaded) - {"config", "catalog"}
-    if unknown:
-        raise ConfigError(
-            f"GOVERNANCE_POLICY_DATA {path} may only set config and catalog, not {sorted(unknown)}"
-        )
-    return loaded
+        raise ConfigError(f"{source} is not valid YAML or JSON: {exc}") from None
+    return check_overlay(loaded, source)
 
 
 def load_bundle(root: Path | None = None, overlay: Path | None = None) -> PolicyBundle:
@@ -176,13 +191,14 @@ def load_bundle(root: Path | None = None, overlay: Path | None = None) -> Policy
         _merge(node, json.loads(data_file.read_text()))
     if "governance" not in data or not {"catalog", "config"} <= set(data["governance"]):
         raise ConfigError(f"the policy bundle at {root} lacks data.governance.catalog or .config")
-    if overlay is not None:
-        _merge(data["governance"], _read_overlay(overlay))
-    _resolve_enforcement(data["governance"])
-    return PolicyBundle(modules, data, str(manifest.get("revision", "")), overlay)
+    _resolve_enforcement(data["governance"], f"the policy bundle at {root}")
+    bundle = PolicyBundle(modules, data, str(manifest.get("revision", "")))
+    if overlay is None:
+        return bundle
+    return bundle.overlaid(_read_overlay(overlay), f"GOVERNANCE_POLICY_DATA {overlay}")
 
 
-def _resolve_enforcement(governance: dict[str, Any]) -> None:
+def _resolve_enforcement(governance: dict[str, Any], source: str) -> None:
     """Write the operator's ``config.enforcement`` overrides into the catalog's entries.
 
     The rules then read one enforcement per control. An override must name a known control and
@@ -191,10 +207,12 @@ def _resolve_enforcement(governance: dict[str, Any]) -> None:
     controls = governance["catalog"]["controls"]
     for control, enforcement in (governance["config"].get("enforcement") or {}).items():
         if control not in controls:
-            raise ConfigError(f"the enforcement override names an unknown control {control!r}")
+            raise ConfigError(
+                f"{source}: the enforcement override names an unknown control {control!r}"
+            )
         if enforcement not in ("deny", "warn"):
             raise ConfigError(
-                f"the enforcement of {control} must be deny or warn, not {enforcement!r}"
+                f"{source}: the enforcement of {control} must be deny or warn, not {enforcement!r}"
             )
         controls[control]["enforcement"] = enforcement
 

@@ -6,6 +6,7 @@ A fixture is a JSON file under the bundle's ``tests/`` directory::
       "description": "what the case is about",
       "base": "gdpr-clean.json",        # optional: a document in tests/bases/ to start from
       "input": { ... },                 # merged onto the base (objects key by key, else replaced)
+      "data": {"config": { ... }},      # optional: an operator overlay, as GOVERNANCE_POLICY_DATA
       "expect": {
         "status": {"gdpr-art6": "fail"},   # these controls end with exactly these statuses
         "fail": ["gdpr-art6"],             # shorthand: these fail (and no other control fails,
@@ -16,8 +17,10 @@ A fixture is a JSON file under the bundle's ``tests/`` directory::
       }
     }
 
-Every document (the base merged with the fixture's input) must fit the input schema. ``governance
-policy test`` and the test suite run every fixture, on both engines.
+Every document (the base merged with the fixture's input) must fit the input schema. Fixtures
+describe the shipped bundle: they run on it, with only their own ``data`` overlay (for the rules
+that read configuration an operator sets, such as a DPO reference). ``governance policy test``
+and the test suite run every fixture, on both engines.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from governance.errors import InputError
-from governance.policy.bundle import bundle_dir
-from governance.policy.engine import Decision, check_input
+from governance.errors import ConfigError, InputError
+from governance.ledger.canonical import canonical_json
+from governance.policy.bundle import PolicyBundle, bundle_dir, check_overlay
+from governance.policy.engine import Decision, PolicyEngine, check_input, decide
 
 BASES = "bases"
 
@@ -49,6 +53,14 @@ class Fixture:
     allow: bool | None = None
     applicable: Sequence[str] | None = None
     evaluated: Sequence[str] | None = None
+    #: An operator overlay (``{"config": ...}``) the fixture is decided under, or None.
+    overlay: Mapping[str, Any] | None = None
+
+    def bundle(self, base: PolicyBundle) -> PolicyBundle:
+        """The bundle the fixture is decided with: ``base``, with the fixture's overlay."""
+        if self.overlay is None:
+            return base
+        return base.overlaid(self.overlay, f"the data of fixture {self.name}")
 
     def problems(self, decision: Decision) -> list[str]:
         """How ``decision`` differs from what the fixture expects (empty: it passes)."""
@@ -109,6 +121,12 @@ def load_fixture(path: Path, root: Path) -> Fixture:
         problems = "; ".join(f"{e['path']}: {e['message']}" for e in exc.errors[:5])
         raise InputError(f"fixture {name}: the input does not fit the schema: {problems}") from None
     expect = raw["expect"]
+    overlay = raw.get("data")
+    if overlay is not None:
+        try:
+            check_overlay(overlay, f"the data of fixture {name}")
+        except ConfigError as exc:
+            raise InputError(exc.message) from None
     return Fixture(
         name=name,
         description=str(raw.get("description", "")),
@@ -119,6 +137,7 @@ def load_fixture(path: Path, root: Path) -> Fixture:
         allow=expect.get("allow"),
         applicable=expect.get("applicable"),
         evaluated=expect.get("evaluated"),
+        overlay=overlay,
     )
 
 
@@ -146,11 +165,32 @@ class FixtureOutcome:
 
 
 def run(
-    decide: Callable[[Mapping[str, Any]], Decision], cases: Sequence[Fixture]
+    engine: PolicyEngine,
+    bundle: PolicyBundle,
+    cases: Sequence[Fixture],
+    timeout: float,
+    progress: Callable[[], None] | None = None,
 ) -> list[FixtureOutcome]:
-    """Decide every fixture with ``decide`` (e.g. :meth:`PolicyService.decide`)."""
-    outcomes = []
+    """Decide every fixture on ``engine``, in ``cases`` order, and leave ``bundle`` loaded.
+
+    Fixtures are decided in groups of one overlay (none being one), each group with its bundle
+    loaded into the engine; ``progress`` is called after each decision.
+    """
+    groups: dict[str, list[Fixture]] = {}
     for fixture in cases:
-        decision = decide(fixture.document)
-        outcomes.append(FixtureOutcome(fixture, decision, fixture.problems(decision)))
-    return outcomes
+        groups.setdefault(canonical_json(fixture.overlay or {}).decode(), []).append(fixture)
+    decided: dict[str, FixtureOutcome] = {}
+    try:
+        for group in groups.values():
+            overlaid = group[0].bundle(bundle)
+            engine.load(overlaid)
+            for fixture in group:
+                decision = decide(engine, overlaid, fixture.document, timeout)
+                decided[fixture.name] = FixtureOutcome(
+                    fixture, decision, fixture.problems(decision)
+                )
+                if progress is not None:
+                    progress()
+    finally:
+        engine.load(bundle)
+    return [decided[fixture.name] for fixture in cases]

@@ -19,11 +19,12 @@ Conventions, chosen so that both Rego engines read the document alike:
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 #: The version of the document's shape; a decision records the version it was evaluated with.
 SCHEMA_VERSION: Literal[1] = 1
@@ -31,8 +32,16 @@ SCHEMA_VERSION: Literal[1] = 1
 _DIGEST = r"^sha256:[0-9a-f]{64}$"
 _TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$"
 
-Time = str
-"""An RFC 3339 time as :func:`governance.timefmt.policy_time` writes it."""
+
+def _real_time(value: str) -> str:
+    """Refuse a time of the right shape that names no instant (a 30 February, an hour 24)."""
+    datetime.fromisoformat(value)
+    return value
+
+
+Time = Annotated[str, Field(pattern=_TIME), AfterValidator(_real_time)]
+"""An RFC 3339 time as :func:`governance.timefmt.policy_time` writes it: UTC, microseconds,
+``+00:00``. One width, so times also compare as text; both engines parse it."""
 
 
 class _Document(BaseModel):
@@ -225,6 +234,9 @@ class Job(_Document):
     processing_engine: str | None = None
     location: Location | None = None
     processor: Processor | None = None
+    #: Node ids of the datasets the job's runs read and wrote (``dataset:<ns>:<name>``).
+    inputs: list[str] = []
+    outputs: list[str] = []
     runs: list[Run] = []
 
 
@@ -286,6 +298,8 @@ class Change(_Document):
     status: str | None = None
     approved_at: Time | None = None
     digest: str | None = None
+    #: The ledger entry that records the change reference.
+    index: int | None = None
 
 
 class Assessment(_Document):
@@ -300,6 +314,8 @@ class Assessment(_Document):
     prior_consultation_ref: str | None = None
     declared_by: str | None = None
     declared_at: Time | None = None
+    #: The ledger entry that records the assessment.
+    index: int | None = None
 
 
 class Assessments(_Document):
@@ -317,6 +333,7 @@ class Requests(_Document):
     objection_applied_through: Time | None = None
     restriction_applied_through: Time | None = None
     stop_applied_through: Time | None = None
+    correction_applied_through: Time | None = None
     withdrawal_applied_through: Time | None = None
 
 
@@ -328,6 +345,10 @@ class Incident(_Document):
     aware_at: Time
     authority_notified_at: Time | None = None
     subjects_notified_at: Time | None = None
+    #: When the breach was closed; ``null`` while open or when not recorded.
+    closed_at: Time | None = None
+    #: The ledger entry that records the incident.
+    index: int | None = None
 
 
 class Scans(_Document):
@@ -336,6 +357,8 @@ class Scans(_Document):
     sast_status: str | None = None
     critical: int | None = None
     high: int | None = None
+    #: The ledger entry that records the scan results.
+    index: int | None = None
 
 
 class LedgerState(_Document):
@@ -350,7 +373,7 @@ class PolicyInput(_Document):
     """The whole document a decision is evaluated on (``input`` in Rego)."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
-    evaluated_at: Time = Field(pattern=_TIME)
+    evaluated_at: Time
     requested_by: str
     initiator: str | None = None
     target: Target

@@ -66,10 +66,19 @@ def test_every_control_has_fixtures_that_pass_and_fail_it() -> None:
 @pytest.mark.parametrize("name", sorted(FIXTURES))
 def test_fixture_on_both_engines(name: str, embedded: EmbeddedEngine, opa: OpaServerEngine) -> None:
     fixture: Fixture = FIXTURES[name]
-    on_embedded = decide(embedded, BUNDLE, fixture.document, TIMEOUT)
-    assert fixture.problems(on_embedded) == [], f"{name}: {fixture.description}"
-    on_opa = decide(opa, BUNDLE, fixture.document, TIMEOUT)
-    assert fixture.problems(on_opa) == [], f"{name} on OPA"
+    bundle = fixture.bundle(BUNDLE)
+    try:
+        if fixture.overlay is not None:
+            embedded.load(bundle)
+            opa.load(bundle)
+        on_embedded = decide(embedded, bundle, fixture.document, TIMEOUT)
+        assert fixture.problems(on_embedded) == [], f"{name}: {fixture.description}"
+        on_opa = decide(opa, bundle, fixture.document, TIMEOUT)
+        assert fixture.problems(on_opa) == [], f"{name} on OPA"
+    finally:
+        if fixture.overlay is not None:
+            embedded.load(BUNDLE)
+            opa.load(BUNDLE)
     assert comparable(on_embedded) == comparable(on_opa)
 
 
