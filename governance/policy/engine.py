@@ -26,21 +26,9 @@ DECISION_QUERY = "data.governance.gate.decision"
 
 STATUSES = frozenset({"pass", "fail", "not_applicable", "not_evaluated"})
 BASES = frozenset({"verified", "declared"})
-ENFORCEMENTS = frozenset({"deny", "warn"})
-_RESULT_KEYS = frozenset(
-    {
-        "control",
-        "framework",
-        "article",
-        "title",
-        "status",
-        "basis",
-        "message",
-        "subjects",
-        "evidence",
-        "enforcement",
-    }
-)
+FRAMEWORKS = frozenset({"gdpr", "uae_pdpl", "iso27001"})
+#: What a rule reports for a control (``lib.result`` in Rego); the catalog adds the rest.
+_RESULT_KEYS = frozenset({"control", "status", "basis", "message", "subjects", "evidence"})
 
 Outcome = Literal["allow", "deny", "error"]
 
@@ -118,55 +106,125 @@ class Decision:
         }
 
 
-def _check_results(name: str, value: Any) -> list[dict[str, Any]]:
-    if not isinstance(value, list):
-        raise PolicyEngineError(f"the decision's {name} is not a list")
-    for result in value:
-        if not isinstance(result, dict) or not set(result) >= _RESULT_KEYS:
-            raise PolicyEngineError(f"a result in the decision's {name} lacks a required field")
-        if result["status"] not in STATUSES or result["basis"] not in BASES:
-            raise PolicyEngineError(f"a result in {name} has an unknown status or basis")
-        if result["enforcement"] not in ENFORCEMENTS:
-            raise PolicyEngineError(f"a result in {name} has an unknown enforcement")
-    return value
-
-
 def _check_frameworks(name: str, value: Any) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+    if not isinstance(value, list) or not all(x in FRAMEWORKS for x in value):
         raise PolicyEngineError(f"the decision's {name} is not a list of framework names")
-    return value
+    return sorted(value)
+
+
+def _check_results(value: Any, bundle: PolicyBundle, evaluated: list[str]) -> list[dict[str, Any]]:
+    """The rules' results joined with the catalog, in control id order.
+
+    Exactly one per control of every evaluated framework, each naming a control of the catalog.
+    """
+    if not isinstance(value, list):
+        raise PolicyEngineError("the decision's results are not a list")
+    catalog = {c.id: c for c in bundle.controls()}
+    joined: dict[str, dict[str, Any]] = {}
+    for result in value:
+        if not isinstance(result, dict) or set(result) != _RESULT_KEYS:
+            raise PolicyEngineError("a result of the decision is not a control's result")
+        control = catalog.get(result["control"]) if isinstance(result["control"], str) else None
+        if control is None or control.framework not in evaluated:
+            raise PolicyEngineError(f"a result names no evaluated control: {result['control']!r}")
+        if control.id in joined:
+            raise PolicyEngineError(f"two results for the control {control.id}")
+        if result["status"] not in STATUSES or result["basis"] not in BASES:
+            raise PolicyEngineError(f"the result of {control.id} has an unknown status or basis")
+        joined[control.id] = {
+            "control": control.id,
+            "framework": control.framework,
+            "article": control.article,
+            "title": control.title,
+            "status": result["status"],
+            "basis": result["basis"],
+            "message": result["message"],
+            "subjects": result["subjects"],
+            "evidence": result["evidence"],
+            "enforcement": control.enforcement,
+        }
+    missing = [c.id for c in catalog.values() if c.framework in evaluated and c.id not in joined]
+    if missing:
+        raise PolicyEngineError(f"the decision has no result for {', '.join(missing)}")
+    return [joined[control] for control in sorted(joined)]
+
+
+def _failing(
+    name: str, value: Any, results: Mapping[str, dict[str, Any]], enforcement: str
+) -> list[str]:
+    """The control ids the decision lists as ``name``: each a failing result of ``enforcement``."""
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise PolicyEngineError(f"the decision's {name} is not a list of control ids")
+    for control in value:
+        result = results.get(control)
+        if result is None or result["status"] != "fail" or result["enforcement"] != enforcement:
+            raise PolicyEngineError(f"the decision lists {control} among its {name} wrongly")
+    return sorted(set(value))
 
 
 def read_decision(
-    raw: Any, engine: EngineInfo, bundle_digest: str, milliseconds: float
+    raw: Any,
+    bundle: PolicyBundle,
+    document: Mapping[str, Any],
+    engine: EngineInfo,
+    milliseconds: float,
 ) -> Decision:
-    """A :class:`Decision` from an engine's raw document.
+    """A :class:`Decision` from an engine's raw (compact) document, decided on ``document``.
 
-    :class:`PolicyEngineError` if it is not the gate's shape or contradicts itself (an allow
-    with violations).
+    Each result is joined with the catalog entry of ``bundle`` (framework, article, title,
+    enforcement in force); violations, warnings and waived are expanded from control ids into
+    those results, a waived one with its waiver from the input. :class:`PolicyEngineError` if
+    the document is not the gate's shape or contradicts itself: a result missing or doubled, a
+    violation that is no failing deny control, a failing deny control neither a violation nor
+    waived, an allow with violations.
     """
     if not isinstance(raw, dict):
         raise PolicyEngineError("the engine returned no decision document (undefined)")
     allow = raw.get("allow")
     if not isinstance(allow, bool):
         raise PolicyEngineError("the decision has no boolean allow")
-    violations = _check_results("violations", raw.get("violations"))
+    evaluated = _check_frameworks("evaluated", raw.get("evaluated"))
+    results = _check_results(raw.get("results"), bundle, evaluated)
+    by_control = {r["control"]: r for r in results}
+    violations = _failing("violations", raw.get("violations"), by_control, "deny")
+    warnings = _failing("warnings", raw.get("warnings"), by_control, "warn")
+    waived_raw = raw.get("waived")
+    if not isinstance(waived_raw, list) or not all(
+        isinstance(w, dict) and set(w) == {"control", "waiver"} for w in waived_raw
+    ):
+        raise PolicyEngineError("the decision's waived is not a list of {control, waiver}")
+    waivers = {w["index"]: w for w in document.get("waivers") or ()}
+    waived_by: dict[str, Mapping[str, Any]] = {}
+    for entry in waived_raw:
+        waiver = waivers.get(entry["waiver"])
+        if waiver is None or waiver["control"] != entry["control"]:
+            raise PolicyEngineError("the decision waives a control with a waiver not in the input")
+        waived_by[entry["control"]] = waiver
+    waived_ids = _failing("waived", sorted(waived_by), by_control, "deny")
+    denied = {c for c, r in by_control.items() if r["status"] == "fail"}
+    denied = {c for c in denied if by_control[c]["enforcement"] == "deny"}
+    if denied != set(violations) | set(waived_ids) or set(violations) & set(waived_ids):
+        raise PolicyEngineError("the decision's violations and waivers do not cover its failures")
     if allow == bool(violations):
         raise PolicyEngineError("the decision's allow contradicts its violations")
     return Decision(
         outcome="allow" if allow else "deny",
         allow=allow,
         applicable=_check_frameworks("applicable", raw.get("applicable")),
-        evaluated=_check_frameworks("evaluated", raw.get("evaluated")),
-        results=_check_results("results", raw.get("results")),
-        violations=violations,
-        warnings=_check_results("warnings", raw.get("warnings")),
-        waived=_check_results("waived", raw.get("waived")),
+        evaluated=evaluated,
+        results=results,
+        violations=[by_control[c] for c in violations],
+        warnings=[by_control[c] for c in warnings],
+        waived=[{**by_control[c], "waiver": _waiver_json(waived_by[c])} for c in waived_ids],
         engine=engine,
-        bundle_digest=bundle_digest,
+        bundle_digest=bundle.digest,
         milliseconds=milliseconds,
         raw=raw,
     )
+
+
+def _waiver_json(waiver: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: waiver[k] for k in ("index", "approver", "reason", "expires_at")}
 
 
 def error_decision(
@@ -223,7 +281,7 @@ def decide(
     try:
         raw = engine.evaluate(plain, timeout)
         elapsed = (time.perf_counter() - started) * 1000
-        return read_decision(raw, engine.info, bundle.digest, elapsed)
+        return read_decision(raw, bundle, plain, engine.info, elapsed)
     except PolicyEngineError as exc:
         elapsed = (time.perf_counter() - started) * 1000
         return error_decision(exc.message, engine.info, bundle.digest, elapsed)

@@ -6,6 +6,11 @@
 # the frameworks (input.frameworks) but never widen them: the decision lists what applied and
 # what was evaluated. Every control of an evaluated framework has exactly one result: a control
 # no rule reported on is reported `not_evaluated`, never left out.
+#
+# The document is compact: results carry what the rules found; violations, warnings and waived
+# name controls (and the waiver's ledger index). The service joins each result with the catalog
+# entry of the same bundle (framework, article, title, enforcement in force) and sorts them by
+# control id, so no engine's ordering shows.
 package governance.gate
 
 import data.governance.lib
@@ -13,78 +18,59 @@ import rego.v1
 
 frameworks := ["gdpr", "iso27001", "uae_pdpl"]
 
+# Upper-cased once, not per dataset.
+gdpr_codes := {upper(x) | some x in lib.config.gdpr_jurisdictions}
+
+pdpl_codes := {upper(x) | some x in lib.config.pdpl_jurisdictions}
+
+excluded_sectors := {lower(s) | some s in lib.config.pdpl_excluded_sectors}
+
 applicable contains "iso27001"
 
 applicable contains "gdpr" if {
 	some d in lib.personal_datasets
-	some j in lib.jurisdictions(d)
-	j in {upper(x) | some x in lib.config.gdpr_jurisdictions}
+	some j in d.classification.jurisdictions
+	upper(j) in gdpr_codes
 }
 
 applicable contains "uae_pdpl" if {
 	some d in lib.personal_datasets
-	some j in lib.jurisdictions(d)
-	j in {upper(x) | some x in lib.config.pdpl_jurisdictions}
+	some j in d.classification.jurisdictions
+	upper(j) in pdpl_codes
 	not pdpl_excluded(d)
 }
 
-pdpl_excluded(d) if {
-	sector := lower(lib.text(d.classification.sector))
-	sector in {lower(s) | some s in lib.config.pdpl_excluded_sectors}
-}
+pdpl_excluded(d) if lower(lib.text(d.classification.sector)) in excluded_sectors
 
 requested := {f | some f in input.frameworks} if {
 	input.frameworks != null
 } else := {f | some f in frameworks}
 
-evaluated := sort([f |
+evaluated := [f |
 	some f in frameworks
 	f in applicable
 	f in requested
-])
+]
 
 # Results of each evaluated framework's rules.
-reported contains r if {
-	"gdpr" in evaluated
-	some r in data.governance.gdpr.results
-}
+gdpr_reported := [r | "gdpr" in evaluated; some r in data.governance.gdpr.results]
 
-reported contains r if {
-	"uae_pdpl" in evaluated
-	some r in data.governance.uae_pdpl.results
-}
+pdpl_reported := [r | "uae_pdpl" in evaluated; some r in data.governance.uae_pdpl.results]
 
-reported contains r if {
-	"iso27001" in evaluated
-	some r in data.governance.iso27001.results
-}
+iso_reported := [r | "iso27001" in evaluated; some r in data.governance.iso27001.results]
 
-reported_by_control := {r.control: r | some r in reported}
+reported := array.concat(array.concat(gdpr_reported, pdpl_reported), iso_reported)
+
+reported_controls := {r.control | some r in reported}
 
 # What a control of an evaluated framework reports when no rule reported on it.
-silent(id) := lib.result(id, "not_evaluated", "verified", "no rule of the bundle reported on this control", [], [])
-
-# One result per control of every evaluated framework, in control id order, with the catalog's
-# framework, article, title and enforcement (the service resolves an operator's enforcement
-# overrides into the catalog when it loads the bundle).
-results := [full |
-	some id in sort([x | lib.catalog[x]])
+silent := [lib.result(id, "not_evaluated", "verified", "no rule of the bundle reported on this control", [], []) |
 	c := lib.catalog[id]
 	c.framework in evaluated
-	r := object.get(reported_by_control, id, silent(id))
-	full := {
-		"control": id,
-		"framework": c.framework,
-		"article": c.article,
-		"title": c.title,
-		"status": r.status,
-		"basis": r.basis,
-		"message": r.message,
-		"subjects": r.subjects,
-		"evidence": r.evidence,
-		"enforcement": c.enforcement,
-	}
+	not id in reported_controls
 ]
+
+results := array.concat(reported, silent)
 
 # --- waivers -----------------------------------------------------------------------------------
 
@@ -106,26 +92,29 @@ waiver_for(control) := w if {
 	w := ws[0]
 }
 
-failed(r) if r.status == "fail"
-
-violations := [r |
+# The failing results (control ids) by the enforcement in force.
+failing_deny := [id |
 	some r in results
-	failed(r)
-	r.enforcement == "deny"
-	not waiver_for(r.control)
+	r.status == "fail"
+	id := r.control
+	lib.catalog[id].enforcement == "deny"
 ]
 
-waived := [object.union(r, {"waiver": {"index": w.index, "approver": w.approver, "reason": w.reason, "expires_at": w.expires_at}}) |
-	some r in results
-	failed(r)
-	r.enforcement == "deny"
-	w := waiver_for(r.control)
+violations := [id |
+	some id in failing_deny
+	not waiver_for(id)
 ]
 
-warnings := [r |
+waived := [{"control": id, "waiver": w.index} |
+	some id in failing_deny
+	w := waiver_for(id)
+]
+
+warnings := [id |
 	some r in results
-	failed(r)
-	r.enforcement == "warn"
+	r.status == "fail"
+	id := r.control
+	lib.catalog[id].enforcement == "warn"
 ]
 
 allow := count(violations) == 0
@@ -140,4 +129,3 @@ decision := {
 	"warnings": warnings,
 	"waived": waived,
 }
-

@@ -31,19 +31,19 @@ import rego.v1
 # A decision that allows unless the model is called "deny"; "boom" makes the engine parse and
 # return a deeply nested document (a native stack overflow in rego-cpp), "slow" makes it count
 # to 10^9.
-violations := [v |
-	input.model.name == "deny"
-	v := {"control": "t-1", "framework": "iso27001", "article": "A.0", "title": "t",
-		"status": "fail", "basis": "verified", "message": "denied", "subjects": [],
-		"evidence": [], "enforcement": "deny"}
-]
+status := "fail" if input.model.name == "deny" else := "pass"
+
+results := [{"control": "t-1", "status": status, "basis": "verified", "message": status,
+	"subjects": [], "evidence": []}]
+
+violations := [r.control | some r in results; r.status == "fail"]
 
 answer := {
 	"schema_version": 1,
 	"allow": count(violations) == 0,
 	"applicable": ["iso27001"],
 	"evaluated": ["iso27001"],
-	"results": violations,
+	"results": results,
 	"violations": violations,
 	"warnings": [],
 	"waived": [],
@@ -59,7 +59,17 @@ decision := object.union(answer, {"parsed": x}) if {
 } else := answer
 """
 
-DATA: dict[str, Any] = {"governance": {"catalog": {"version": "t", "controls": {}}, "config": {}}}
+CONTROL = {
+    "id": "t-1",
+    "framework": "iso27001",
+    "article": "A.0",
+    "title": "t",
+    "enforcement": "deny",
+    "effective": "2026-01-01",
+}
+DATA: dict[str, Any] = {
+    "governance": {"catalog": {"version": "t", "controls": {"t-1": CONTROL}}, "config": {}}
+}
 
 
 def bundle(gate: str = GATE) -> PolicyBundle:
@@ -132,8 +142,35 @@ def test_a_hang_is_an_error_within_the_timeout(embedded: EmbeddedEngine) -> None
         ),
         (
             "a result without a status",
-            GATE.replace('"status": "fail", ', ""),
-            "lacks a required field",
+            GATE.replace('"status": status, ', ""),
+            "is not a control's result",
+        ),
+        (
+            "a result of a control the catalog lacks",
+            GATE.replace('"control": "t-1"', '"control": "t-9"'),
+            "names no evaluated control",
+        ),
+        (
+            "no result for a control",
+            GATE.replace("results := [{", "results := [] if true\nr := [{"),
+            "no result for t-1",
+        ),
+        (
+            "two results for one control",
+            GATE.replace(
+                "violations := [r.control", "results2 := results\nviolations := [r.control"
+            ).replace('"results": results,', '"results": array.concat(results, results2),'),
+            "two results",
+        ),
+        (
+            "a failing deny control neither violated nor waived",
+            GATE.replace('"violations": violations,', '"violations": [],'),
+            "do not cover its failures",
+        ),
+        (
+            "a waiver the input does not hold",
+            GATE.replace('"waived": [],', '"waived": [{"control": "t-1", "waiver": 7}],'),
+            "waiver not in the input",
         ),
         (
             "conflicting rules",
