@@ -1445,6 +1445,8 @@ def assert_reindex_is_identical(
 
 
 def assert_catch_up_is_identical(settings: Settings, runtime: Runtime) -> None:
+    # The process "dies": its follower must not catch up while the rows are being removed.
+    runtime.projections.stop()
     before = snapshot(runtime.engine)
     size = head_size(runtime)
     # As if every entry had been committed but the process died before projecting any of them:
