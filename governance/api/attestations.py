@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from governance.api import routing
-from governance.api.deps import require, runtime
+from governance.api.deps import require, runtime, submitter
 from governance.api.errors import problem
 from governance.api.openapi import problems
 from governance.api.schemas import MAX_INDEX, ReceiptModel
@@ -218,7 +218,7 @@ async def submit(
     outcome = await _service(request).submit(
         _bundle_bytes(body),
         body.purpose,
-        principal.key_id,
+        submitter(principal),
         expected_digest=body.expected_digest,
         predicate_type=body.predicate_type,
     )

@@ -8,6 +8,7 @@ from fastapi import Request
 
 from governance.auth.keys import Principal, Role
 from governance.errors import Unauthenticated
+from governance.ledger.entries import Submitter
 from governance.runtime import Runtime
 
 
@@ -23,6 +24,11 @@ def principal(request: Request) -> Principal:
     if not isinstance(found, Principal):
         raise Unauthenticated("missing API key")
     return found
+
+
+def submitter(caller: Principal) -> Submitter:
+    """The caller as the submitter of ledger entries: its principal (the key's name) and key."""
+    return Submitter(caller.name, caller.key_id)
 
 
 def require(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:

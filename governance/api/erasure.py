@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from governance.api import routing
-from governance.api.deps import require, runtime
+from governance.api.deps import require, runtime, submitter
 from governance.api.openapi import problems
 from governance.api.schemas import MAX_INDEX, ReceiptModel
 from governance.auth.keys import Principal, Role
@@ -64,7 +64,7 @@ async def erase(
     an erased entry again changes nothing and answers 200 with the first erasure's receipt.
     """
     erasure = await run_in_threadpool(
-        runtime(request).erasure.erase, index, body.reason, principal.key_id
+        runtime(request).erasure.erase, index, body.reason, submitter(principal)
     )
     response.status_code = 200 if erasure.receipt.duplicate else 201
     return ErasureResponse.model_validate(erasure.to_json())

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Path, Request, Response
 
 from governance.api import routing
-from governance.api.deps import require, runtime
+from governance.api.deps import require, runtime, submitter
 from governance.api.errors import problem
 from governance.api.openapi import IDEMPOTENCY_KEY, problem_response, problems
 from governance.api.schemas import ReceiptModel
@@ -101,7 +101,7 @@ async def store_evidence(
     """
     rt = runtime(request)
     key = idempotency_key(request, rt.settings.max_idempotency_key_length)
-    receipt = await rt.evidence.store(await request.body(), content_type, principal.key_id, key)
+    receipt = await rt.evidence.store(await request.body(), content_type, submitter(principal), key)
     response.status_code = 200 if receipt.duplicate else 201
     response.headers["Location"] = f"/api/v1/evidence/{receipt.payload_sha256}"
     return ReceiptModel.model_validate(receipt.to_json())

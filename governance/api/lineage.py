@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from governance.api import routing
-from governance.api.deps import require, runtime
+from governance.api.deps import require, runtime, submitter
 from governance.api.evidence import idempotency_key
 from governance.api.openapi import IDEMPOTENCY_KEY, problems
 from governance.api.schemas import (
@@ -105,7 +105,7 @@ async def post_event(
     raw = await _body(request, content_type, content_encoding)
     rt = runtime(request)
     key = idempotency_key(request, rt.settings.max_idempotency_key_length)
-    receipt = await rt.lineage.ingest(raw, principal.key_id, key)
+    receipt = await rt.lineage.ingest(raw, submitter(principal), key)
     return Response(status_code=201, headers={"X-Ledger-Index": str(receipt.index)})
 
 
@@ -136,7 +136,7 @@ async def post_batch(
 ) -> BatchModel:
     """200 when every event was accepted, 207 when some were not (each result has a status)."""
     raw = await _body(request, content_type, content_encoding)
-    results = await runtime(request).lineage.ingest_batch(raw, principal.key_id)
+    results = await runtime(request).lineage.ingest_batch(raw, submitter(principal))
     response.status_code = 200 if all(r.status == 201 for r in results) else 207
     return BatchModel.model_validate({"results": [r.to_json() for r in results]})
 
@@ -339,7 +339,7 @@ async def classify(
     assert namespace is not None
     rt = runtime(request)
     key = idempotency_key(request, rt.settings.max_idempotency_key_length)
-    receipt = await rt.lineage.classify(namespace, name, classification, principal.key_id, key)
+    receipt = await rt.lineage.classify(namespace, name, classification, submitter(principal), key)
     return ReceiptModel.model_validate(receipt.to_json())
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from governance.attestations.verify import VerificationFailed, VerifiedFacts
 from governance.ledger import kinds
 from governance.ledger.canonical import canonical_json
-from governance.ledger.entries import AppendRequest
+from governance.ledger.entries import AppendRequest, Submitter
 from governance.ledger.projections import StoredEntry
 
 MEDIA_TYPE = "application/vnd.governance-audit.attestation+json"
@@ -54,7 +54,7 @@ def append_request(
     expected_digest: str | None,
     predicate_type: str | None,
     trust_config: str,
-    submitted_by: str,
+    submitter: Submitter,
     facts: VerifiedFacts | None,
     failure: VerificationFailed | None,
 ) -> AppendRequest:
@@ -63,7 +63,7 @@ def append_request(
         "verdict": "pass" if failure is None else "fail",
         "purpose": purpose,
         "trust_config": trust_config,
-        "submitted_by": submitted_by,
+        **submitter.fields(),
         "bundle_sha256": hashlib.sha256(bundle).hexdigest(),
     }
     if expected_digest is not None:

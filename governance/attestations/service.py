@@ -21,6 +21,7 @@ from governance.attestations.reasons import VerificationFailed
 from governance.attestations.verify import Request, VerifiedFacts, Verifier
 from governance.errors import InputError, NotFound
 from governance.ledger import kinds
+from governance.ledger.entries import Submitter
 from governance.ledger.store import AppendRequest, Ledger, Receipt
 from governance.sql import id_filter
 
@@ -70,7 +71,7 @@ class AttestationService:
         self,
         bundle: bytes,
         purpose: str,
-        submitted_by: str,
+        submitter: Submitter,
         *,
         expected_digest: str | None = None,
         predicate_type: str | None = None,
@@ -95,7 +96,7 @@ class AttestationService:
                 expected_digest=request.expected_digest,
                 predicate_type=predicate_type,
                 trust_config=self._verifier.trust.digest(),
-                submitted_by=submitted_by,
+                submitter=submitter,
                 facts=facts,
                 failure=failure,
             )

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from governance.ledger.entries import Submitter
 from governance.ledger.projections import Projections
 from governance.ledger.store import Ledger, Receipt
 from governance.sql import Dialect
@@ -47,7 +48,7 @@ class ErasureService:
         self._ledger = ledger
         self._projections = projections
 
-    def erase(self, index: int, reason: str, submitted_by: str | None = None) -> Erasure:
+    def erase(self, index: int, reason: str, submitter: Submitter | None = None) -> Erasure:
         """Erase entry ``index``'s payload, recording ``reason``; see the module docstring.
 
         Running it again for the same entry changes nothing and returns the first erasure's
@@ -61,7 +62,7 @@ class ErasureService:
             rebuilding.extend(self._projections.forget(cursor, dialect, index, record.kind))
 
         receipt = self._ledger.erase(
-            index, reason, submitted_by=submitted_by, also=None if record.erased else forget
+            index, reason, submitter=submitter, also=None if record.erased else forget
         )
         if rebuilding:
             self._projections.notify()

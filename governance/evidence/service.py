@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from governance.errors import InputError, NotFound, UnsupportedMediaType
 from governance.ledger import kinds
+from governance.ledger.entries import Submitter
 from governance.ledger.store import AppendRequest, Ledger, Receipt
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -41,7 +42,7 @@ class EvidenceService:
         self,
         body: bytes,
         media_type: str | None,
-        submitted_by: str,
+        submitter: Submitter,
         idempotency_key: str | None = None,
     ) -> Receipt:
         """Append ``body`` as an evidence entry; a duplicate returns the first receipt."""
@@ -56,7 +57,7 @@ class EvidenceService:
                 body,
                 media_type,
                 subjects=[{"sha256": digest}],
-                fields={"submitted_by": submitted_by},
+                fields=submitter.fields(),
                 idempotency_key=idempotency_key,
             )
         )

@@ -31,6 +31,22 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True, slots=True)
+class Submitter:
+    """Who asked for an entry: the principal and the key used.
+
+    The principal is an API key's name: a person or a service identity, who may hold several
+    keys (one role each). Segregation of duties compares principals, never keys.
+    """
+
+    principal: str
+    key_id: str
+
+    def fields(self) -> dict[str, str]:
+        """The envelope fields naming the submitter: ``submitted_by`` and ``key_id``."""
+        return {"submitted_by": self.principal, "key_id": self.key_id}
+
+
+@dataclass(frozen=True, slots=True)
 class AppendRequest:
     """One entry to append: its kind, payload bytes and what the envelope says about them.
 

@@ -26,6 +26,7 @@ from governance.ledger.entries import (
     AppendRequest,
     EntryRecord,
     Receipt,
+    Submitter,
     prepare,
     subject_key,
 )
@@ -331,7 +332,7 @@ class Ledger:
         index: int,
         reason: str,
         *,
-        submitted_by: str | None = None,
+        submitter: Submitter | None = None,
         also: ErasureHook | None = None,
     ) -> Receipt:
         """Erase an entry's payload (e.g. GDPR Art. 17), recording why as a new entry.
@@ -348,8 +349,8 @@ class Ledger:
         if record.kind == kinds.ERASURE.name:
             raise InputError("erasure entries cannot themselves be erased")
         fields: dict[str, Any] = {"erases": index}
-        if submitted_by is not None:
-            fields["submitted_by"] = submitted_by
+        if submitter is not None:
+            fields.update(submitter.fields())
         receipt = self.append(
             AppendRequest(
                 kinds.ERASURE.name,

@@ -16,6 +16,7 @@ from typing import Any
 
 from governance.errors import InputError, PayloadTooLarge, UnsupportedMediaType
 from governance.ledger import kinds
+from governance.ledger.entries import Submitter
 from governance.ledger.store import AppendRequest, Ledger, Receipt
 from governance.lineage.validation import (
     Limits,
@@ -118,13 +119,13 @@ class LineageIngest:
         self._limits = limits or Limits()
 
     async def _record(
-        self, raw: bytes, event: LineageEvent, submitted_by: str, key: str | None
+        self, raw: bytes, event: LineageEvent, submitter: Submitter, key: str | None
     ) -> Receipt:
         fields: dict[str, Any] = {
             "event": event.kind,
             "event_time": event.event_time_text,
             "warnings": len(event.warnings),
-            "submitted_by": submitted_by,
+            **submitter.fields(),
         }
         if event.event_type is not None:
             fields["event_type"] = event.event_type
@@ -142,15 +143,15 @@ class LineageIngest:
             )
         )
 
-    async def ingest(self, raw: bytes, submitted_by: str, key: str | None = None) -> Receipt:
+    async def ingest(self, raw: bytes, submitter: Submitter, key: str | None = None) -> Receipt:
         """Validate one event and append it; :class:`InputError` (nothing stored) when invalid."""
         if len(raw) > _INLINE_PARSE_BYTES:
             event = await asyncio.to_thread(parse_event, raw, self._limits)
         else:
             event = parse_event(raw, self._limits)
-        return await self._record(raw, event, submitted_by, key)
+        return await self._record(raw, event, submitter, key)
 
-    async def ingest_batch(self, raw: bytes, submitted_by: str) -> list[BatchItem]:
+    async def ingest_batch(self, raw: bytes, submitter: Submitter) -> list[BatchItem]:
         """Validate and append each event of a JSON array; one result per event, in order.
 
         Each accepted event's payload is its compact JSON serialisation (the array's own bytes
@@ -165,7 +166,7 @@ class LineageIngest:
                 results.append(BatchItem(position, 400, errors=exc.errors, detail=exc.message))
                 continue
             payload = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-            receipt = await self._record(payload, event, submitted_by, None)
+            receipt = await self._record(payload, event, submitter, None)
             results.append(BatchItem(position, 201, receipt=receipt))
         return results
 
@@ -174,7 +175,7 @@ class LineageIngest:
         namespace: str,
         name: str,
         classification: dict[str, Any],
-        submitted_by: str,
+        submitter: Submitter,
         key: str | None = None,
     ) -> Receipt:
         """Record a data owner's classification of a dataset (it outranks facet values).
@@ -195,7 +196,7 @@ class LineageIngest:
                 payload,
                 "application/json",
                 [{"name": f"dataset:{namespace}:{name}"}],
-                {"submitted_by": submitted_by},
+                submitter.fields(),
                 key or f"decision:{uuid.uuid4()}",
             )
         )

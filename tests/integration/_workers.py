@@ -42,7 +42,7 @@ from typing import Any
 from governance.attestations.service import AttestationService
 from governance.config import Settings
 from governance.ledger import kinds
-from governance.ledger.entries import AppendRequest
+from governance.ledger.entries import AppendRequest, Submitter
 from governance.ledger.store import Ledger, Receipt
 from governance.lineage.ingest import LineageIngest
 from governance.runtime import Runtime
@@ -50,6 +50,10 @@ from governance.runtime import Runtime
 ROOT = Path(__file__).resolve().parents[2]
 KIND = kinds.EVIDENCE.name
 MEDIA_TYPE = "application/octet-stream"
+
+RUNNER = Submitter("runner", "k_runner")
+STEWARD = Submitter("steward", "k_steward")
+CI = Submitter("ci", "k_ci")
 
 
 def bulk_payload(worker: int, number: int) -> bytes:
@@ -279,18 +283,18 @@ def run_project(config: dict[str, Any]) -> None:
                 "outputs": [{"namespace": "crash", "name": f"out{n % 4}"}],
                 "producer": "https://example.com/crash",
             }
-            receipt = await lineage.ingest(json.dumps(event).encode(), "runner")
+            receipt = await lineage.ingest(json.dumps(event).encode(), RUNNER)
             acknowledge(receipt.index, kinds.OPENLINEAGE.name)
             if n % 5 == 0:
                 receipt = await lineage.classify(
-                    "crash", f"in{n % 3}", {"personalData": n % 2 == 0}, "steward"
+                    "crash", f"in{n % 3}", {"personalData": n % 2 == 0}, STEWARD
                 )
                 acknowledge(receipt.index, kinds.DATASET_CLASSIFICATION.name)
             if n % 7 == 0:
                 bundle, purpose, digest = bundles[n % len(bundles)]
                 wrong = "sha256:" + os.urandom(32).hex()  # a failing verdict, a new entry
                 outcome = await attestations.submit(
-                    bundle, purpose, "ci", expected_digest=digest if n % 14 == 0 else wrong
+                    bundle, purpose, CI, expected_digest=digest if n % 14 == 0 else wrong
                 )
                 acknowledge(outcome.receipt.index, kinds.ATTESTATION.name)
 
