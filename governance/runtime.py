@@ -18,6 +18,7 @@ from governance.config import Settings
 from governance.db import create_db_engine, upgrade
 from governance.erasure.service import ErasureService
 from governance.evidence.service import EvidenceService
+from governance.gate.service import GateService
 from governance.ledger.checkpoint import NoteSigner, load_or_create_signing_key
 from governance.ledger.projections import Projections
 from governance.ledger.store import Ledger
@@ -38,8 +39,11 @@ if TYPE_CHECKING:
 def build_projections(engine: Engine, write_lock: Any = None) -> Projections:
     """Every projection of the ledger, in the order they are applied to a batch."""
     from governance.attestations.projection import VerdictProjection
+    from governance.gate.projection import GateProjection
 
-    return Projections(engine, [LineageProjection(), VerdictProjection()], write_lock)
+    return Projections(
+        engine, [LineageProjection(), VerdictProjection(), GateProjection()], write_lock
+    )
 
 
 def verification_backends() -> tuple[SigstoreBackend, ModelSigningBackend]:
@@ -112,6 +116,7 @@ class Runtime:
     queries: LineageQueries
     evidence: EvidenceService
     erasure: ErasureService
+    gate: GateService
     attestations: AttestationService | None = field(default=None)
 
     @classmethod
@@ -145,6 +150,7 @@ class Runtime:
         )
         projections = build_projections(engine, ledger.write_lock)
         ledger.add_hook(projections.on_append)
+        queries = LineageQueries(engine)
         runtime = cls(
             settings=settings,
             engine=engine,
@@ -158,9 +164,10 @@ class Runtime:
             metrics=metrics,
             projections=projections,
             lineage=LineageIngest(ledger),
-            queries=LineageQueries(engine),
+            queries=queries,
             evidence=EvidenceService(ledger),
             erasure=ErasureService(ledger, projections),
+            gate=GateService(engine, ledger, queries, lambda: build_policy_service(settings)),
         )
         if attestations:
             from governance.attestations.service import AttestationService
@@ -182,5 +189,6 @@ class Runtime:
     def close(self) -> None:
         """Drain and stop the writer, then close database connections."""
         self.projections.stop()
+        self.gate.close()
         self.ledger.close()
         self.engine.dispose()

@@ -8,6 +8,7 @@ from sqlmodel import SQLModel
 
 import governance.attestations.models
 import governance.auth.models
+import governance.gate.models
 import governance.ledger.models
 import governance.lineage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from governance.db import create_db_engine

@@ -15,6 +15,7 @@ from governance.api import (
     erasure,
     errors,
     evidence,
+    gate,
     health,
     ledger,
     lineage,
@@ -76,7 +77,7 @@ def create_app(
     )
     app.state.runtime = runtime
     errors.install(app)
-    for module in (health, evidence, ledger, erasure, lineage, attestations, docs):
+    for module in (health, evidence, ledger, erasure, lineage, attestations, gate, docs):
         app.include_router(module.router)
     openapi.install(app)
     middleware.install(app, settings.max_body_bytes)

@@ -15,12 +15,15 @@ from dataclasses import dataclass
 from governance.errors import InputError
 
 __all__ = [
+    "APPROVAL",
     "ATTESTATION",
     "DATASET_CLASSIFICATION",
     "ERASURE",
     "EVIDENCE",
+    "GATE_DECISION",
     "OPENLINEAGE",
     "TRUST_CONFIG",
+    "WAIVER",
     "EntryKind",
     "all_kinds",
     "kind",
@@ -45,6 +48,7 @@ class EntryKind:
 #: Projection names, as projections declare them (``governance ledger reindex --projection``).
 LINEAGE_PROJECTION = "lineage"
 VERDICTS_PROJECTION = "attestation-verdicts"
+GATE_PROJECTION = "gate"
 
 EVIDENCE = EntryKind(
     "evidence",
@@ -77,9 +81,35 @@ ERASURE = EntryKind(
     "the erasure of another entry's payload (e.g. GDPR Art. 17), with the reason",
 )
 
+GATE_DECISION = EntryKind(
+    "gate-decision",
+    "a promotion decision: the evidence the policies saw (the input document) and their answer",
+    projections=(GATE_PROJECTION,),
+)
+APPROVAL = EntryKind(
+    "approval",
+    "an approval of a model's promotion to a target, by the authenticated principal",
+    projections=(GATE_PROJECTION,),
+)
+WAIVER = EntryKind(
+    "waiver",
+    "an exception for one control on a model digest and target, with a reason and an expiry",
+    projections=(GATE_PROJECTION,),
+)
+
 _REGISTRY: dict[str, EntryKind] = {
     k.name: k
-    for k in (EVIDENCE, OPENLINEAGE, DATASET_CLASSIFICATION, ATTESTATION, TRUST_CONFIG, ERASURE)
+    for k in (
+        EVIDENCE,
+        OPENLINEAGE,
+        DATASET_CLASSIFICATION,
+        ATTESTATION,
+        TRUST_CONFIG,
+        ERASURE,
+        GATE_DECISION,
+        APPROVAL,
+        WAIVER,
+    )
 }
 
 

@@ -88,6 +88,8 @@ class Decision:
     bundle_digest: str
     milliseconds: float
     error: str | None = None
+    #: Principals who may not approve or waive this promotion (segregation of duties).
+    conflicted: list[str] = field(default_factory=list)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -100,6 +102,7 @@ class Decision:
             "violations": self.violations,
             "warnings": self.warnings,
             "waived": self.waived,
+            "conflicted": self.conflicted,
             "results": self.results,
             "error": self.error,
             "policy": {"bundle_digest": self.bundle_digest, **self.engine.to_json()},
@@ -207,6 +210,9 @@ def read_decision(
         raise PolicyEngineError("the decision's violations and waivers do not cover its failures")
     if allow == bool(violations):
         raise PolicyEngineError("the decision's allow contradicts its violations")
+    conflicted = raw.get("conflicted")
+    if not isinstance(conflicted, list) or not all(isinstance(c, str) for c in conflicted):
+        raise PolicyEngineError("the decision's conflicted is not a list of principals")
     return Decision(
         outcome="allow" if allow else "deny",
         allow=allow,
@@ -219,6 +225,7 @@ def read_decision(
         engine=engine,
         bundle_digest=bundle.digest,
         milliseconds=milliseconds,
+        conflicted=sorted(set(conflicted)),
         raw=raw,
     )
 

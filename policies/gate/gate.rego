@@ -128,4 +128,5 @@ decision := {
 	"violations": violations,
 	"warnings": warnings,
 	"waived": waived,
+	"conflicted": sort(data.governance.iso27001.conflicted),
 }

@@ -47,6 +47,7 @@ answer := {
 	"violations": violations,
 	"warnings": [],
 	"waived": [],
+	"conflicted": [],
 }
 
 decision := object.union(answer, {"parsed": x}) if {

@@ -16,6 +16,7 @@ import random
 import signal
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,10 @@ from sqlalchemy.engine import Engine
 
 from governance.cli.main import main
 from governance.config import Settings
+from governance.gate.request import GateRequest
 from governance.ledger import kinds
 from governance.ledger.checkpoint import load_or_create_signing_key
+from governance.ledger.entries import Submitter
 from governance.lineage.fold import LineageFold
 from governance.lineage.validation import LineageEvent
 from governance.runtime import Runtime
@@ -44,6 +47,20 @@ from tests.integration.test_attestations_api import (
 #: Attestation cases that pass with the test trust configuration (and a tampered one that fails).
 PASSING = ("sp-bundle-v03", "keyed-slsa-ed25519")
 FAILING = "tamper-signature"
+
+RUNNER = Submitter("runner", "k_runner")
+STEWARD = Submitter("steward", "k_steward")
+CI = Submitter("ci", "k_ci")
+AUDITOR = Submitter("auditor", "k_auditor")
+APPROVER = Submitter("approver", "k_approver")
+
+MODEL_DIGEST = "sha256:" + "5e" * 32
+GATE_REQUEST = GateRequest.model_validate(
+    {
+        "model": {"name": "churn", "version": "3.0.0", "digest": MODEL_DIGEST},
+        "target": "production",
+    }
+)
 
 
 @pytest.fixture
@@ -111,17 +128,17 @@ def mixed_workload(runtime: Runtime) -> dict[str, list[int]]:
 
     async def run() -> None:
         for raw in lineage_fixtures():
-            receipt = await runtime.lineage.ingest(raw, "runner")
+            receipt = await runtime.lineage.ingest(raw, RUNNER)
             indexes.setdefault("lineage", []).append(receipt.index)
         for n, personal in enumerate((True, False, True)):
             receipt = await runtime.lineage.classify(
-                "food", f"ingredients{n % 2}", {"personalData": personal}, "steward"
+                "food", f"ingredients{n % 2}", {"personalData": personal}, STEWARD
             )
             indexes.setdefault("classification", []).append(receipt.index)
         for case_id in (*PASSING, FAILING):
             c = expected_case(case_id)
             outcome = await service.submit(
-                bundle_bytes(c), purpose_of(c), "ci", expected_digest=expected_digest(c)
+                bundle_bytes(c), purpose_of(c), CI, expected_digest=expected_digest(c)
             )
             indexes.setdefault("pass" if outcome.passed else "fail", []).append(
                 outcome.receipt.index
@@ -129,12 +146,36 @@ def mixed_workload(runtime: Runtime) -> dict[str, list[int]]:
         # the right bundle, the wrong artifact: a failing verdict for a passing signature
         c = expected_case(PASSING[0])
         outcome = await service.submit(
-            bundle_bytes(c), purpose_of(c), "ci", expected_digest="sha256:" + "ab" * 32
+            bundle_bytes(c), purpose_of(c), CI, expected_digest="sha256:" + "ab" * 32
         )
         assert not outcome.passed
         indexes["fail"].append(outcome.receipt.index)
-        receipt = await runtime.evidence.store(b"%PDF-1.7 a DPIA", "application/pdf", "auditor")
+        receipt = await runtime.evidence.store(b"%PDF-1.7 a DPIA", "application/pdf", AUDITOR)
         indexes["evidence"] = [receipt.index]
+        # the gate: decisions (one with a waiver in force), approvals and waivers
+        for mode in ("enforce", "dry_run"):
+            decided = await runtime.gate.decide(
+                GATE_REQUEST.model_copy(update={"mode": mode}), CI, may_break_glass=False
+            )
+            indexes.setdefault("decision", []).append(decided.index)
+        _, receipt = await runtime.gate.waive(
+            control="iso-a8.32",
+            digest=MODEL_DIGEST,
+            target="production",
+            reason="the change board meets on Monday",
+            expires_at=datetime.now(UTC) + timedelta(days=7),
+            submitter=APPROVER,
+        )
+        indexes["waiver"] = [receipt.index]
+        for approver in (APPROVER, AUDITOR):
+            _, receipt = await runtime.gate.approve(
+                digest=MODEL_DIGEST,
+                target="production",
+                decision_id=None,
+                comment=f"approved by {approver.principal}",
+                submitter=approver,
+            )
+            indexes.setdefault("approval", []).append(receipt.index)
 
     asyncio.run(run())
     assert len(indexes["pass"]) == len(PASSING)
@@ -149,7 +190,7 @@ def test_reindex_reproduces_every_projection_after_a_mixed_workload(
     try:
         indexes = mixed_workload(runtime)
         # an erasure of each projected kind, through the one erasure service
-        for kind in ("lineage", "classification", "pass", "fail"):
+        for kind in ("lineage", "classification", "pass", "fail", "decision", "approval"):
             erasure = runtime.erasure.erase(indexes[kind][0], "data subject request")
             runtime.erasure.finish(erasure)
         tables = tables_of(runtime)
@@ -163,6 +204,12 @@ def test_reindex_reproduces_every_projection_after_a_mixed_workload(
         assert json.loads(kept_pass[6])["signer"]["key_id"] is not None
         assert verdicts[indexes["fail"][1]][4]  # a failure keeps its detail unless erased
         assert verdicts[indexes["fail"][0]][4] is None
+        # an erased decision keeps its envelope's summary; its results went with the payload
+        decisions = {row[0]: row for row in live["gate_decisions"]}
+        assert set(decisions) == set(indexes["decision"])
+        assert decisions[indexes["decision"][0]][-1] is None
+        assert json.loads(decisions[indexes["decision"][1]][-1])
+        assert [row[-1] for row in live["gate_approvals"]] == [None, "approved by auditor"]
         size = runtime.ledger.head()[0]
         for table in tables[:-1]:
             assert live[table], f"{table} is empty: the workload should fill every table"
@@ -275,7 +322,7 @@ def test_status_names_entries_a_projection_could_not_apply(
                 "producer": "https://example.com/test",
             }
         ).encode()
-        receipt = asyncio.run(runtime.lineage.ingest(bad, "runner"))
+        receipt = asyncio.run(runtime.lineage.ingest(bad, RUNNER))
         runtime.projections.catch_up()
         capsys.readouterr()
         assert cli(monkeypatch, settings, "ledger", "status", "--json") == 1

@@ -1,0 +1,1 @@
+"""The promotion gate: evidence assembly, decisions, approvals, waivers and replay."""

@@ -1,0 +1,201 @@
+"""Evidence assembly: the policy input document for a request, from the ledger as of a time.
+
+Nothing the caller says about the model is believed except what it names: the digest, the lineage
+node, the target. Everything else comes from the ledger's projections, as of the decision's
+``evaluated_at`` and within the ledger's size when the assembly began (so an entry committed while
+the document is built cannot half-appear in it):
+
+1. the ledger's size and root;
+2. from the lineage projection, the runs that wrote the model's node and everything upstream of
+   them: jobs, runs with their states, submitters and event times, datasets with their
+   classifications and who declared them, tests and data-quality assertions, and the digests the
+   lineage declares for the model;
+3. verified attestations about the digest (failed verifications are left out);
+4. approvals and waivers recorded for the digest and target (whether a waiver still counts, and
+   whether an approver may approve, is the policies' decision: one place);
+5. the change reference, as given (no change record kind exists yet: the policies see it has no
+   ledger index).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from governance.gate.record import ERASED
+from governance.gate.request import GateRequest
+from governance.ledger import kinds
+from governance.ledger.store import Ledger
+from governance.lineage.queries import LineageQueries
+from governance.policy.input import PolicyInput
+from governance.sql import id_filter
+from governance.timefmt import policy_time
+
+
+def policy_form(stored: str | None) -> str | None:
+    """A stored time (``…Z``) in the form of the policy input (``…+00:00``)."""
+    if stored is None:
+        return None
+    return policy_time(datetime.fromisoformat(stored))
+
+
+class EvidenceAssembler:
+    """Builds the input document of a decision (module docstring)."""
+
+    def __init__(self, engine: Engine, ledger: Ledger, queries: LineageQueries) -> None:
+        self._engine = engine
+        self._ledger = ledger
+        self._queries = queries
+
+    def assemble(
+        self, request: GateRequest, requested_by: str, evaluated_at: datetime
+    ) -> PolicyInput:
+        """The input document for ``request`` by ``requested_by``, as of ``evaluated_at``."""
+        # 1. The ledger as of now: nothing at or after `size` is read.
+        size, root = self._ledger.head()
+        digest = request.model.digest
+        document: dict[str, Any] = {
+            "evaluated_at": policy_time(evaluated_at),
+            "requested_by": requested_by,
+            "initiator": request.initiator,
+            "target": {"environment": request.target, "strategy": request.strategy},
+            "model": {
+                "name": request.model.name,
+                "version": request.model.version,
+                "digest": digest,
+                "lineage": None
+                if request.model.lineage is None
+                else request.model.lineage.model_dump(),
+                "purpose": request.model.purpose,
+                "use": request.model.use.model_dump(),
+            },
+            "frameworks": request.frameworks,
+            "ledger": {"size": size, "root": root.hex(), "checkpoint_size": size},
+        }
+        # 2. Lineage: what wrote the model, and everything upstream, as of the decision.
+        if request.model.lineage is not None:
+            upstream = self._queries.model_upstream(
+                request.model.lineage.namespace, request.model.lineage.name, as_of=evaluated_at
+            ).to_json()
+            for key in ("datasets", "jobs", "tests", "declared_digests"):
+                document[key] = upstream[key]
+        # 3-4. Verified attestations, approvals and waivers for the digest.
+        document["attestations"] = self._attestations(digest, size)
+        document["approvals"], document["waivers"] = self._approvals_and_waivers(
+            digest, request.target, size
+        )
+        # 5. The change reference, as given.
+        if request.change_ref is not None:
+            document["change"] = {"ref": request.change_ref}
+        return PolicyInput.model_validate(document)
+
+    def _attestations(self, digest: str, size: int) -> list[dict[str, Any]]:
+        hex_digest = digest.removeprefix("sha256:")
+        indexes = [
+            i
+            for i in self._ledger.indexes_for_subject(
+                {"sha256": hex_digest}, kinds.ATTESTATION.name
+            )
+            if i < size
+        ]
+        if not indexes:
+            return []
+        with self._engine.connect() as conn:
+            where, value = id_filter(conn.dialect.name == "postgresql", "ledger_index", indexes)
+            rows = conn.execute(
+                text(
+                    "SELECT ledger_index, purpose, expected_digest, facts "  # noqa: S608
+                    f"FROM attestation_verdicts WHERE verdict = 'pass' AND {where} "
+                    "ORDER BY ledger_index"
+                ),
+                {"ids": value},
+            ).all()
+        return [
+            _attestation(int(index), purpose, expected, facts)
+            for index, purpose, expected, facts in rows
+            if facts
+        ]
+
+    def _approvals_and_waivers(
+        self, digest: str, target: str, size: int
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        params = {"digest": digest, "target": target, "size": size}
+        with self._engine.connect() as conn:
+            approvals = conn.execute(
+                text(
+                    "SELECT ledger_index, approver, approved_at, comment FROM gate_approvals "
+                    "WHERE digest = :digest AND target = :target AND ledger_index < :size "
+                    "ORDER BY ledger_index"
+                ),
+                params,
+            ).all()
+            waivers = conn.execute(
+                text(
+                    "SELECT ledger_index, control, approver, granted_at, expires_at, reason "
+                    "FROM gate_waivers WHERE digest = :digest AND target = :target "
+                    "AND ledger_index < :size ORDER BY ledger_index"
+                ),
+                params,
+            ).all()
+        return (
+            [
+                {
+                    "approver": approver,
+                    "decision": "approve",
+                    "at": policy_form(at),
+                    "index": int(index),
+                    "comment": comment,
+                }
+                for index, approver, at, comment in approvals
+            ],
+            [
+                {
+                    "control": control,
+                    "approver": approver,
+                    "reason": reason if reason is not None else ERASED,
+                    "at": policy_form(granted_at),
+                    "expires_at": policy_form(expires_at),
+                    "index": int(index),
+                }
+                for index, control, approver, granted_at, expires_at, reason in waivers
+            ],
+        )
+
+
+def _attestation(index: int, purpose: str, expected: str | None, facts_json: str) -> dict[str, Any]:
+    """An ``Attestation`` of the input from a verdict row's verified facts."""
+    facts = json.loads(facts_json)
+    digests = [expected, facts.get("artifact_digest"), (facts.get("model") or {}).get("digest")]
+    digests += [
+        f"sha256:{s['digest']['sha256']}"
+        for s in facts.get("subjects") or ()
+        if "sha256" in s["digest"]
+    ]
+    subject_digests = list(
+        dict.fromkeys(
+            d if d.startswith("sha256:") else f"sha256:{d}" for d in digests if isinstance(d, str)
+        )
+    )
+    signer = facts.get("signer") or {}
+    tlog = facts.get("tlog") or {}
+    provenance = facts.get("provenance") or {}
+    return {
+        "index": index,
+        "purpose": purpose,
+        "format": facts["format"],
+        "predicate_type": facts.get("predicate_type"),
+        "subject_digests": [d.lower() for d in subject_digests],
+        "signer_identity": signer.get("identity"),
+        "signer_issuer": signer.get("issuer"),
+        "key_id": signer.get("key_id"),
+        "signing_time": policy_form(facts.get("signing_time")),
+        "integrated_time": policy_form(tlog.get("integrated_time")),
+        "tlog_index": tlog.get("log_index"),
+        "builder_id": provenance.get("builder_id"),
+        "source_repo": provenance.get("source_repo"),
+        "source_ref": provenance.get("source_ref"),
+    }
