@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -89,8 +90,9 @@ def _pg_schema_url(schema: str) -> str:
     return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
 
 
-@pytest.fixture
-def pg_database() -> Iterator[Database]:
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """The URL of a fresh, migrated PostgreSQL schema, dropped afterwards."""
     if PG_URL is None:
         prerequisite_missing(NO_PG)
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -100,11 +102,17 @@ def pg_database() -> Iterator[Database]:
     url = _pg_schema_url(schema)
     try:
         upgrade(url)
-        yield Database("postgresql", url)
+        yield url
     finally:
         with admin.connect() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_database() -> Iterator[Database]:
+    with postgres_schema() as url:
+        yield Database("postgresql", url)
 
 
 @pytest.fixture

@@ -13,34 +13,40 @@ the document is built cannot half-appear in it):
 3. verified attestations about the digest (failed verifications are left out);
 4. approvals and waivers recorded for the digest and target (whether a waiver still counts, and
    whether an approver may approve, is the policies' decision: one place);
-5. the change reference, as given (no change record kind exists yet: the policies see it has no
-   ledger index).
+5. the change reference: when it is ``sha256:HEX`` of an evidence document in the ledger that is
+   a JSON change record (``{"ref", "status", "approved_at", "digest"}``), the record's fields and
+   its ledger index; otherwise the reference alone, which no policy counts as an approved change;
+6. records the model's own lineage node refers to in its classification, each ``sha256:HEX`` of
+   a JSON evidence document: the impact assessments (``dpiaRef``, ``liaRef``, ``tiaRef``: fields
+   of :class:`~governance.policy.input.Assessment`) and how far data subjects' requests have
+   been applied (``requestsRef``: fields of :class:`~governance.policy.input.Requests`). Who
+   submitted the document is who declared it. A reference that names no such document is
+   ignored, so the policies see nothing on record.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from governance.gate.classification import classification_input
 from governance.gate.record import ERASED
 from governance.gate.request import GateRequest
 from governance.ledger import kinds
 from governance.ledger.store import Ledger
 from governance.lineage.queries import LineageQueries
+from governance.lineage.upstream_facts import policy_form, snake
 from governance.policy.input import PolicyInput
 from governance.sql import id_filter
 from governance.timefmt import policy_time
 
-
-def policy_form(stored: str | None) -> str | None:
-    """A stored time (``…Z``) in the form of the policy input (``…+00:00``)."""
-    if stored is None:
-        return None
-    return policy_time(datetime.fromisoformat(stored))
+#: A change reference that names an evidence document by its SHA-256.
+_DOCUMENT_REF = re.compile(r"^sha256:([0-9a-fA-F]{64})$")
 
 
 class EvidenceAssembler:
@@ -79,18 +85,30 @@ class EvidenceAssembler:
         # 2. Lineage: what wrote the model, and everything upstream, as of the decision.
         if request.model.lineage is not None:
             upstream = self._queries.model_upstream(
-                request.model.lineage.namespace, request.model.lineage.name, as_of=evaluated_at
+                request.model.lineage.namespace,
+                request.model.lineage.name,
+                as_of=evaluated_at,
+                ledger_size=size,
             ).to_json()
-            for key in ("datasets", "jobs", "tests", "declared_digests"):
+            for key in ("jobs", "tests", "declared_digests"):
                 document[key] = upstream[key]
+            model_node = next((d for d in upstream["datasets"] if d["distance"] == 0), None)
+            if model_node is not None and model_node["classification"] is not None:
+                self._records(model_node["classification"], size, document)
+            document["datasets"] = [
+                d
+                if d["classification"] is None
+                else {**d, "classification": classification_input(d["classification"])}
+                for d in upstream["datasets"]
+            ]
         # 3-4. Verified attestations, approvals and waivers for the digest.
         document["attestations"] = self._attestations(digest, size)
         document["approvals"], document["waivers"] = self._approvals_and_waivers(
             digest, request.target, size
         )
-        # 5. The change reference, as given.
+        # 5. The change reference, resolved to a change record when it names one.
         if request.change_ref is not None:
-            document["change"] = {"ref": request.change_ref}
+            document["change"] = self._change(request.change_ref, size)
         return PolicyInput.model_validate(document)
 
     def _attestations(self, digest: str, size: int) -> list[dict[str, Any]]:
@@ -119,6 +137,93 @@ class EvidenceAssembler:
             for index, purpose, expected, facts in rows
             if facts
         ]
+
+    def _record(self, ref: Any, size: int) -> tuple[dict[str, Any], int, str | None] | None:
+        """The JSON object of the evidence document ``ref`` names, its index and submitter."""
+        match = _DOCUMENT_REF.match(ref) if isinstance(ref, str) else None
+        if match is None:
+            return None
+        indexes = [
+            i
+            for i in self._ledger.indexes_for_subject(
+                {"sha256": match.group(1).lower()}, kinds.EVIDENCE.name
+            )
+            if i < size
+        ]
+        payload = self._ledger.payload(indexes[0]) if indexes else None
+        try:
+            record = json.loads(payload) if payload is not None else None
+        except ValueError:
+            return None
+        if not isinstance(record, dict):
+            return None
+        envelope = json.loads(self._ledger.entry(indexes[0]).envelope)
+        submitter = envelope.get("submitted_by")
+        return record, indexes[0], submitter if isinstance(submitter, str) else None
+
+    def _records(self, classification: dict[str, Any], size: int, document: dict[str, Any]) -> None:
+        """Assessments and request watermarks the model's node refers to (step 6)."""
+        assessments: dict[str, Any] = {}
+        for key, name in (("dpiaRef", "dpia"), ("liaRef", "lia"), ("tiaRef", "tia")):
+            ref = classification.get(key, classification.get(snake(key)))
+            found = self._record(ref, size)
+            if found is None:
+                continue
+            record, index, submitter = found
+            fields = {snake(k): v for k, v in record.items()}
+            assessment: dict[str, Any] = {
+                f: fields.get(f) if isinstance(fields.get(f), str) else None
+                for f in ("ref", "status", "dpo_advice_ref", "residual_risk")
+            } | {f: policy_form(fields.get(f)) for f in ("approved_at", "review_due")}
+            assessment["prior_consultation_ref"] = (
+                fields.get("prior_consultation_ref")
+                if isinstance(fields.get("prior_consultation_ref"), str)
+                else None
+            )
+            assessment["ref"] = assessment["ref"] or ref
+            envelope_time = self._received_at(index)
+            assessments[name] = assessment | {
+                "declared_by": submitter,
+                "declared_at": envelope_time,
+                "index": index,
+            }
+        if assessments:
+            document["assessments"] = assessments
+        found = self._record(
+            classification.get("requestsRef", classification.get("requests_ref")), size
+        )
+        if found is not None:
+            fields = {snake(k): v for k, v in found[0].items()}
+            document["requests"] = {
+                f: policy_form(fields.get(f))
+                for f in (
+                    "erasure_applied_through",
+                    "objection_applied_through",
+                    "restriction_applied_through",
+                    "stop_applied_through",
+                    "correction_applied_through",
+                    "withdrawal_applied_through",
+                )
+            }
+
+    def _received_at(self, index: int) -> str | None:
+        received = json.loads(self._ledger.entry(index).envelope).get("received_at")
+        return policy_form(received)
+
+    def _change(self, ref: str, size: int) -> dict[str, Any]:
+        """The change record ``ref`` names (module docstring, step 5), or the bare reference."""
+        found = self._record(ref, size)
+        if found is None:
+            return {"ref": ref}
+        record, index, _submitter = found
+        status, digest = record.get("status"), record.get("digest")
+        return {
+            "ref": record["ref"] if isinstance(record.get("ref"), str) else ref,
+            "status": status if isinstance(status, str) else None,
+            "approved_at": policy_form(record.get("approved_at", record.get("approvedAt"))),
+            "digest": digest.lower() if isinstance(digest, str) else None,
+            "index": index,
+        }
 
     def _approvals_and_waivers(
         self, digest: str, target: str, size: int

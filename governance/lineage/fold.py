@@ -23,8 +23,8 @@ from governance.lineage.validation import DatasetRef, LineageEvent
 Item = tuple[int, str, Any]
 
 # A run's state is the most advanced one reported, whatever order events arrive in.
-_STATE_RANK = {"OTHER": 0, "START": 1, "RUNNING": 2, "COMPLETE": 3, "FAIL": 3, "ABORT": 3}
-_TERMINAL = {"COMPLETE", "FAIL", "ABORT"}
+STATE_RANK = {"OTHER": 0, "START": 1, "RUNNING": 2, "COMPLETE": 3, "FAIL": 3, "ABORT": 3}
+TERMINAL_STATES = {"COMPLETE", "FAIL", "ABORT"}
 
 
 def _dumps(value: Any) -> str:
@@ -278,7 +278,7 @@ class LineageFold:
         assert event.run_id is not None
         pk = run_pk(event.run_id)
         time = event.event_time_text
-        state = event.event_type if event.event_type in _STATE_RANK else "OTHER"
+        state = event.event_type if event.event_type in STATE_RANK else "OTHER"
         parent = event.parent[2] if event.parent else None
         root = event.root[2] if event.root else None
         row = self.runs.get(pk)
@@ -289,7 +289,7 @@ class LineageFold:
                 state=state,
                 state_time=time,
                 started_at=time if state == "START" else None,
-                ended_at=time if state in _TERMINAL else None,
+                ended_at=time if state in TERMINAL_STATES else None,
                 first_event_time=time,
                 last_event_time=time,
                 parent_run_id=parent,
@@ -300,12 +300,12 @@ class LineageFold:
                 new=True,
             )
             return pk
-        rank, old_rank = _STATE_RANK.get(state, 0), _STATE_RANK.get(row.state, 0)
+        rank, old_rank = STATE_RANK.get(state, 0), STATE_RANK.get(row.state, 0)
         if rank > old_rank or (rank == old_rank and time >= row.state_time):
             row.state, row.state_time = state, time
         if state == "START" and (row.started_at is None or time < row.started_at):
             row.started_at = time
-        if state in _TERMINAL and (row.ended_at is None or time > row.ended_at):
+        if state in TERMINAL_STATES and (row.ended_at is None or time > row.ended_at):
             row.ended_at = time
         if _merge(row.facets, row.last_event_time, event.run_facets, time)[1]:
             row.text = None

@@ -8,6 +8,7 @@
 * :mod:`~governance.lineage.listings` — pages of namespaces, datasets, jobs and runs;
 * :mod:`~governance.lineage.compliance` — downstream reach, personal data upstream, and the
   impact of a consent withdrawal;
+* :mod:`~governance.lineage.upstream` — what built a model, for the promotion gate;
 * :mod:`~governance.lineage.nodes` — finding nodes by name and reading their data.
 
 The answers are :mod:`~governance.lineage.graph` values (:class:`Graph`, :class:`Node`,
@@ -20,6 +21,7 @@ from governance.lineage.compliance import ComplianceQueries
 from governance.lineage.graph import Direction, Edge, Graph, Node, node_key, parse_node_id
 from governance.lineage.listings import ListingQueries
 from governance.lineage.traversal import MAX_DEPTH
+from governance.lineage.upstream import ModelUpstream, UpstreamQueries
 from governance.timefmt import FAR_FUTURE
 
 __all__ = [
@@ -30,11 +32,12 @@ __all__ = [
     "Edge",
     "Graph",
     "LineageQueries",
+    "ModelUpstream",
     "Node",
     "node_key",
     "parse_node_id",
 ]
 
 
-class LineageQueries(ComplianceQueries, ListingQueries):
+class LineageQueries(ComplianceQueries, ListingQueries, UpstreamQueries):
     """Read-only queries over the projection tables."""
