@@ -94,6 +94,17 @@ TRAIN = run_event(
 SCORE = run_event(RUN_SCORE, "score", 2, [dataset("model")], [dataset("scores")])
 
 
+GATE_REQUEST = {
+    "model": {
+        "name": "model",
+        "version": "1",
+        "digest": SUBJECT,
+        "lineage": {"namespace": NS, "name": "model"},
+    },
+    "target": "production",
+}
+
+
 @dataclass
 class Live:
     """The running service, its keys, and what was recorded before the run."""
@@ -104,6 +115,7 @@ class Live:
     evidence_index: int = -1
     verdict_index: int = -1
     event_index: int = -1
+    decision_id: str = ""
 
     def send(self, method: str, path: str, role: str = "admin", **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.keys[role]}", **kwargs.pop("headers", {})}
@@ -156,6 +168,9 @@ def _seed(live: Live) -> None:
     )
     assert failed.status_code == 422, failed.text
     live.verdict_index = failed.json()["index"]
+    decided = live.send("POST", "/api/v1/gate/decisions", role="gate", json=GATE_REQUEST)
+    assert decided.status_code == 201, decided.text
+    live.decision_id = decided.json()["decision_id"]
 
 
 @pytest.fixture
@@ -233,6 +248,25 @@ def pinned(live: Live) -> dict[str, list[dict[str, Any]]]:
         ],
         "GET /api/v1/attestations": [{"query": {"subject": SUBJECT}}],
         "GET /api/v1/attestations/{index}": [{"path_parameters": {"index": live.verdict_index}}],
+        "GET /api/v1/gate/decisions/{decision_id}": [
+            {"path_parameters": {"decision_id": live.decision_id}}
+        ],
+        "POST /api/v1/gate/decisions/{decision_id}/replay": [
+            {"path_parameters": {"decision_id": live.decision_id}}
+        ],
+        "POST /api/v1/waivers": [
+            {
+                "body": {
+                    "control": "iso-a8.32",
+                    # A digest no decision names: no one is conflicted from waiving it.
+                    "digest": "sha256:" + "cd" * 32,
+                    "target": "production",
+                    "reason": "conformance",
+                    "expires_at": "9000-01-01T00:00:00Z",
+                },
+                "media_type": "application/json",
+            }
+        ],
     }
 
 
