@@ -380,6 +380,12 @@ def test_a_deny_fails_the_pipeline_naming_each_failed_control(gate: Gate, ci: st
     assert INITIATOR in decision["conflicted"]
     assert decision["requested_by"] == "ci"
     assert decision["model"] == {"name": "churn", "version": VERSION, "digest": DIGEST}
+    # The receipt in the output verifies offline, as docs/ci/README.md says.
+    saved = gate.tmp / f"decision-{ci}.json"
+    saved.write_text(as_json.stdout)
+    public_key = gate.server.cli("ledger", "public-key").strip()
+    verified = gate.server.cli("ledger", "verify-receipt", str(saved), "--public-key", public_key)
+    assert verified.rstrip().endswith("verified")
     recorded = httpx.get(
         f"{gate.server.url}/api/v1/gate/decisions/{decision['decision_id']}",
         headers={"Authorization": f"Bearer {gate.server.key('auditor')}"},
