@@ -86,8 +86,11 @@ class _Process:
                 os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
         self._selector.close()
-        self._in.close()
-        self._out.close()
+        for pipe in (self._in, self._out):
+            # A request the dead worker never read stays buffered: closing flushes it, raises
+            # BrokenPipeError, and closes the descriptor anyway.
+            with contextlib.suppress(OSError):
+                pipe.close()
 
     def close(self) -> None:
         """Let the worker exit (end of its input), then make sure it has."""
@@ -159,14 +162,15 @@ class EmbeddedEngine:
                 {"op": "eval", "query": DECISION_QUERY, "input": document}, timeout
             )
         except _Timeout:
-            self._discard(process)
-            process = None
+            # Out of the pool first: whatever happens next, a failed worker never goes back.
+            failed, process = process, None
+            self._discard(failed)
             raise PolicyEngineError(
                 f"the embedded engine did not decide within {timeout:g} s (worker restarted)"
             ) from None
         except (EOFError, OSError, ValueError) as exc:
-            self._discard(process)
-            process = None
+            failed, process = process, None
+            self._discard(failed)
             raise PolicyEngineError(
                 f"the embedded engine failed ({_describe(exc)}); worker restarted"
             ) from None

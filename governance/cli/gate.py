@@ -1,8 +1,9 @@
 """``governance gate``: ask a running service whether a model may be promoted (for CI).
 
 Exit codes: 0 the promotion is allowed (``allow`` true: an allow, a dry run or a break-glass
-decision), 1 it is denied, 2 the gate could not decide (an engine error, or the request could
-not be made or was refused: the message says which).
+decision), 1 it is denied, 2 the gate could not decide (an engine error; or the gate could not be
+reached, did not answer within ``--timeout``, refused the request, or answered something that is
+not a decision: the message says which). Nothing but a well-formed allow exits 0.
 """
 
 from __future__ import annotations

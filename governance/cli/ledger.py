@@ -163,7 +163,8 @@ def reindex(
 ) -> None:
     """Rebuild projections from the ledger (entry 0 onwards); the result equals the live one.
 
-    Projections: lineage (OpenLineage events and classifications) and attestation-verdicts.
+    Projections: lineage (OpenLineage events and classifications), attestation-verdicts and gate
+    (decisions, approvals and waivers).
     Exit 0 when every entry was projected, 1 when some could not be (they are listed; they
     stay in the ledger).
     """

@@ -1,4 +1,9 @@
-"""A live ``governance serve`` for end-to-end tests: a process on SQLite, on a free port."""
+"""A live ``governance serve`` for end-to-end tests: a process on a free port.
+
+On SQLite in its directory, or on the database a test names (``database_url=``: a PostgreSQL
+schema of :func:`tests.conftest.postgres_schema`). The process imports the checkout under test
+(``PYTHONPATH``), not whatever copy of ``governance`` the environment has installed.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,14 @@ import pytest
 
 ORIGIN = "e2e.governance/ledger"
 STARTUP_SECONDS = 60
+#: The checkout under test, first on the path of every process a test starts.
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def checkout_pythonpath() -> str:
+    """``PYTHONPATH`` for a process that must import this checkout's code."""
+    paths = [str(ROOT), *os.environ.get("PYTHONPATH", "").split(os.pathsep)]
+    return os.pathsep.join(dict.fromkeys(p for p in paths if p))
 
 
 def free_port() -> int:
@@ -115,7 +128,8 @@ class Server:
 @contextmanager
 def running_server(tmp: Path, **settings: object) -> Iterator[Server]:
     """``governance serve`` on SQLite in ``tmp``, with ``settings`` (``max_body_bytes=4096``:
-    ``GOVERNANCE_MAX_BODY_BYTES=4096``) over the defaults; stopped with SIGTERM afterwards."""
+    ``GOVERNANCE_MAX_BODY_BYTES=4096``; ``database_url=...``: another database) over the
+    defaults; stopped with SIGTERM afterwards."""
     tmp.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVERNANCE_")}
@@ -127,6 +141,7 @@ def running_server(tmp: Path, **settings: object) -> Iterator[Server]:
         GOVERNANCE_LOG_LEVEL="INFO",
         GOVERNANCE_LOG_JSON="true",
         PYTHONUNBUFFERED="1",
+        PYTHONPATH=checkout_pythonpath(),
     )
     env.update({f"GOVERNANCE_{name.upper()}": str(value) for name, value in settings.items()})
     stdout, stderr = tmp / "server.stdout", tmp / "server.stderr"

@@ -9,6 +9,7 @@ decision and not by the next: the decision document is a real gate-shaped docume
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from adapters.opa_engine import POLICY_PREFIX, OpaServerEngine
 from adapters.regopy_engine import EmbeddedEngine
 from governance.policy.bundle import PolicyBundle
 from governance.policy.engine import PolicyEngine, PolicyEngineError, decide
+from tests._processes import crash_regopy_workers, regopy_workers
 from tests.conftest import OpaServer
 
 DIGEST = "sha256:" + "ab" * 32
@@ -115,6 +117,19 @@ def test_a_crash_is_an_error_and_the_next_decision_succeeds(embedded: EmbeddedEn
     assert "worker restarted" in (crashed.error or "")
     after = decide(embedded, bundle(), document("fine"), 30.0)
     assert after.outcome == "allow"
+
+
+def test_a_worker_that_died_between_decisions_is_an_error_once(embedded: EmbeddedEngine) -> None:
+    """A worker that crashed while idle: the decision that finds it is an error (its request
+    cannot be written), and it never goes back to the pool."""
+    assert decide(embedded, bundle(), document("fine"), 30.0).outcome == "allow"
+    (dead,) = crash_regopy_workers(os.getpid())
+    crashed = decide(embedded, bundle(), document("fine"), 30.0)
+    assert (crashed.outcome, crashed.allow) == ("error", False)
+    assert "worker restarted" in (crashed.error or "")
+    for _ in range(3):
+        assert decide(embedded, bundle(), document("fine"), 30.0).outcome == "allow"
+    assert dead not in regopy_workers(os.getpid())
 
 
 def test_a_hang_is_an_error_within_the_timeout(embedded: EmbeddedEngine) -> None:
