@@ -13,9 +13,8 @@ a waiver of A.5.3 turns that into an allow with the control waived, and after th
 it is a deny again; a second approver's approval makes it an allow. Every decision replays to
 the same result, also after later lineage events.
 
-The same steps run on the in-process app (``tests/integration/test_gate_scenario.py``) and on a
-live server (``tests/e2e/test_gate_scenario.py``), on both databases and both policy engines;
-:func:`run` returns each decision so the engines' answers can be compared.
+``tests/e2e/test_gate_scenario.py`` runs the steps on a live server, on both databases and both
+policy engines; :func:`run` returns each decision so the engines' answers can be compared.
 """
 
 from __future__ import annotations
