@@ -43,8 +43,8 @@ TRIVIAL = """package governance.gate
 import rego.v1
 
 decision := {
-\t"allow": true, "applicable": ["iso27001"], "evaluated": ["iso27001"],
-\t"results": [], "violations": [], "warnings": [], "waived": [],
+\t"allow": true, "applicable": [], "evaluated": [],
+\t"results": [], "violations": [], "warnings": [], "waived": [], "conflicted": [],
 }
 """
 
@@ -155,7 +155,7 @@ def _package_rows(report: Report, bundle: PolicyBundle, document: Mapping[str, A
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--base", default="gate-clean.json", help="fixture base to grow")
+    parser.add_argument("--base", default="gdpr-clean.json", help="fixture base to grow")
     parser.add_argument("--datasets", type=int, default=50)
     parser.add_argument("--jobs", type=int, default=20)
     parser.add_argument("--attestations", type=int, default=10)
