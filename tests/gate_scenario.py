@@ -51,17 +51,19 @@ SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent
 #: What the first decision must cite (the issue's list), each a violation.
 FIRST_DENY = {"gdpr-art6", "gdpr-ch5", "pdpl-art22-23", "iso-a5.3", "iso-a8.25"}
 
-#: Who holds which role: the principal is the key's name.
-PRINCIPALS = {
-    "airflow": "ingest",
-    "dana": "steward",
-    "ci": "gate",
-    "alice": "approver",
-    "bob": "approver",
-    "carol": "approver",
-    "root": "admin",
-    "auditor": "auditor",
-}
+#: The keys to make, (principal, role): the principal is the key's name, and one principal may
+#: hold several keys, one role each (the pipeline's service identity also approves).
+KEYS = [
+    ("airflow", "ingest"),
+    ("airflow", "approver"),
+    ("dana", "steward"),
+    ("ci", "gate"),
+    ("alice", "approver"),
+    ("bob", "approver"),
+    ("carol", "approver"),
+    ("root", "admin"),
+    ("auditor", "auditor"),
+]
 
 
 #: The trainer's signing key, generated for this test session (never stored).
@@ -249,18 +251,21 @@ RECLASSIFIED: dict[str, Any] = {
 
 @dataclass
 class Scenario:
-    """The scenario against one service; ``keys`` maps each principal to its API key."""
+    """The scenario against one service, with an API key for each of :data:`KEYS`."""
 
     #: An ``httpx.Client`` with the server's base URL, or a ``TestClient``.
     client: Any
-    keys: dict[str, str]
+    #: API keys by (principal, role), as :data:`KEYS` lists them.
+    keys: dict[tuple[str, str], str]
     #: Waits for a time to pass (the waiver's expiry); a test may speed it up.
     sleep: Callable[[float], None] = time.sleep
     decisions: dict[str, dict[str, Any]] = field(default_factory=dict)
     change_ref: str = ""
 
-    def headers(self, principal: str, **extra: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.keys[principal]}", **extra}
+    def headers(self, principal: str, role: str | None = None, **extra: str) -> dict[str, str]:
+        """Authorization as ``principal``, with its key of ``role`` (its first key by default)."""
+        key = next(k for (p, r), k in self.keys.items() if p == principal and role in (None, r))
+        return {"Authorization": f"Bearer {key}", **extra}
 
     def expect(self, answer: Any, status: int) -> Any:
         assert answer.status_code == status, (answer.status_code, answer.text)
@@ -370,7 +375,9 @@ class Scenario:
     def approve(self, principal: str, status: int, decision_id: str) -> Any:
         body = {"digest": MODEL_DIGEST, "target": "production", "decision_id": decision_id}
         return self.expect(
-            self.client.post("/api/v1/approvals", headers=self.headers(principal), json=body),
+            self.client.post(
+                "/api/v1/approvals", headers=self.headers(principal, "approver"), json=body
+            ),
             status,
         )
 
@@ -442,8 +449,11 @@ def run(scenario: Scenario) -> dict[str, dict[str, Any]]:
     s.classify(CUSTOMERS, RECLASSIFIED | {"collectedAt": _time(now - timedelta(days=30))})
     s.model_records(now)
     s.attest(provenance_bundle(), "build-provenance")
+    # Segregation of duties: the initiator, and the principal that submitted the training run
+    # (with its approver key), are refused and never counted.
     refused = s.approve("carol", 409, first["decision_id"])
     assert "carol" in json.dumps(refused)
+    s.approve("airflow", 409, first["decision_id"])
     s.approve("alice", 201, first["decision_id"])
     one_approval = s.decide("one-approval")
     assert (one_approval["outcome"], controls(one_approval["violations"])) == (

@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import OpaServer, postgres_schema
 from tests.e2e._server import running_server
-from tests.gate_scenario import PRINCIPALS, Scenario, run, summary, write_configuration
+from tests.gate_scenario import KEYS, Scenario, run, summary, write_configuration
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -32,7 +32,7 @@ def live_scenario(backend: str, tmp: Path, **engine: str) -> Iterator[Scenario]:
         if backend == "postgresql":
             settings["database_url"] = stack.enter_context(postgres_schema())
         server = stack.enter_context(running_server(tmp / "server", **settings))
-        keys = {name: server.create_key(role, name)[1] for name, role in PRINCIPALS.items()}
+        keys = {(name, role): server.create_key(role, name)[1] for name, role in KEYS}
         client = stack.enter_context(httpx.Client(base_url=server.url, timeout=120))
         yield Scenario(client, keys)
         assert client.get("/healthz").status_code == 200
