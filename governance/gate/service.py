@@ -287,15 +287,22 @@ class GateService:
                 f"{submitter.principal} requested, initiated or trained this promotion and may "
                 "not approve it (segregation of duties)"
             )
-        receipt = await self._ledger.append_async(
-            record.approval_request(
-                digest=digest,
-                target=target,
-                decision_id=decision_id,
-                comment=comment,
-                submitter=submitter,
+        try:
+            receipt = await self._ledger.append_async(
+                record.approval_request(
+                    digest=digest,
+                    target=target,
+                    decision_id=decision_id,
+                    comment=comment,
+                    submitter=submitter,
+                )
             )
-        )
+        except Conflict:
+            raise Conflict(
+                f"{submitter.principal} already approved {digest} for {target}"
+                + (f" (decision {decision_id})" if decision_id else "")
+                + " with another comment; an approval is recorded once"
+            ) from None
         return self.approval(receipt.index), receipt
 
     async def waive(
@@ -322,16 +329,22 @@ class GateService:
                 f"{submitter.principal} requested, initiated or trained this promotion and may "
                 "not waive its controls (segregation of duties)"
             )
-        receipt = await self._ledger.append_async(
-            record.waiver_request(
-                control=control,
-                digest=digest,
-                target=target,
-                expires_at=expires,
-                reason=reason,
-                submitter=submitter,
+        try:
+            receipt = await self._ledger.append_async(
+                record.waiver_request(
+                    control=control,
+                    digest=digest,
+                    target=target,
+                    expires_at=expires,
+                    reason=reason,
+                    submitter=submitter,
+                )
             )
-        )
+        except Conflict:
+            raise Conflict(
+                f"{submitter.principal} already waived {control} on {digest} for {target} "
+                "until the same time with another reason; a waiver is recorded once"
+            ) from None
         return self.waiver(receipt.index), receipt
 
     def approval(self, index: int) -> dict[str, Any]:

@@ -220,6 +220,11 @@ def test_segregation_of_duties_compares_principals(
         "/api/v1/approvals", json={**approval, "comment": "reviewed"}, headers=auth(keys.bob)
     )
     assert again.json()["receipt"]["duplicate"] is True
+    changed = client.post(
+        "/api/v1/approvals", json={**approval, "comment": "changed"}, headers=auth(keys.bob)
+    )
+    assert changed.status_code == 409
+    assert "bob already approved" in changed.json()["detail"]
     listed = client.get(f"/api/v1/approvals?digest={DIGEST}", headers=auth(keys.auditor)).json()
     assert [(a["approver"], a["comment"]) for a in listed["approvals"]] == [("bob", "reviewed")]
     wrong = client.post(
