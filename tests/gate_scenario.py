@@ -132,11 +132,11 @@ def _time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _dataset(ns_name: tuple[str, str], **facets: Any) -> dict[str, Any]:
+def dataset(ns_name: tuple[str, str], **facets: Any) -> dict[str, Any]:
     return {"namespace": ns_name[0], "name": ns_name[1], "facets": facets}
 
 
-def _facet(schema: str, **fields: Any) -> dict[str, Any]:
+def facet(schema: str, **fields: Any) -> dict[str, Any]:
     return {
         "_producer": PRODUCER,
         "_schemaURL": f"https://openlineage.io/spec/facets/{schema}",
@@ -176,11 +176,11 @@ def run_events(
 
 def lineage(now: datetime) -> list[dict[str, Any]]:
     """A snapshot of the customer table, then the feature job's and the training job's runs."""
-    snapshot = _facet("1-0-1/DatasetVersionDatasetFacet.json", datasetVersion="snapshot-0042")
-    customers = _dataset(
+    snapshot = facet("1-0-1/DatasetVersionDatasetFacet.json", datasetVersion="snapshot-0042")
+    customers = dataset(
         CUSTOMERS,
         version=snapshot,
-        schema=_facet(
+        schema=facet(
             "1-1-1/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet",
             fields=[{"name": "customer_id", "type": "bigint"}, {"name": "email", "type": "text"}],
         ),
@@ -192,19 +192,19 @@ def lineage(now: datetime) -> list[dict[str, Any]]:
             "jurisdictions": ["EU", "AE"],
         },
     )
-    features = _dataset(FEATURES)
-    model = _dataset(
+    features = dataset(FEATURES)
+    model = dataset(
         (MODEL_NODE["namespace"], MODEL_NODE["name"]),
-        version=_facet("1-0-1/DatasetVersionDatasetFacet.json", datasetVersion=MODEL_DIGEST),
+        version=facet("1-0-1/DatasetVersionDatasetFacet.json", datasetVersion=MODEL_DIGEST),
     )
-    tests = _facet(
+    tests = facet(
         "1-0-1/TestRunFacet.json#/$defs/TestRunFacet",
         tests=[
             {"name": "security", "status": "pass", "severity": "error", "type": "custom"},
             {"name": "robustness", "status": "pass", "severity": "error", "type": "custom"},
         ],
     )
-    source = _facet(
+    source = facet(
         "1-0-1/SourceCodeLocationJobFacet.json#/$defs/SourceCodeLocationJobFacet",
         type="git",
         url=SOURCE_REPO,
@@ -212,7 +212,7 @@ def lineage(now: datetime) -> list[dict[str, Any]]:
     )
     snapshot_event = {
         "eventTime": _time(now - timedelta(days=3)),
-        "dataset": _dataset(CUSTOMERS, version=snapshot),
+        "dataset": dataset(CUSTOMERS, version=snapshot),
         "producer": PRODUCER,
         "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent",
     }
@@ -484,8 +484,8 @@ def run(scenario: Scenario) -> dict[str, dict[str, Any]]:
         run_events(
             "train_churn",
             later,
-            [_dataset(("s3://scratch", "unclassified_extract"))],
-            [_dataset((MODEL_NODE["namespace"], MODEL_NODE["name"]))],
+            [dataset(("s3://scratch", "unclassified_extract"))],
+            [dataset((MODEL_NODE["namespace"], MODEL_NODE["name"]))],
         )
     )
     s.replay_all()
