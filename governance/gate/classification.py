@@ -3,7 +3,8 @@
 A classification comes from a producer's ``governance`` facet or a steward's entry, in the facet's
 camelCase. Known fields are renamed to snake_case; times are put in the input's form; ``transfer``
 may be one basis or a list of them. A field whose value does not fit its type, and every unknown
-field, is kept under ``extras`` as sent: the policies see it was said, never a coerced value.
+field, is kept under ``extras`` as sent (validation is strict: ``"yes"`` is not ``true``): the
+policies see it was said, never a coerced value.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def classification_input(stored: dict[str, Any]) -> Classification:
     # Move each field the model refuses to extras, as sent, until the rest fits.
     while True:
         try:
-            return Classification.model_validate({**document, "extras": extras})
+            return Classification.model_validate({**document, "extras": extras}, strict=True)
         except ValidationError as error:
             bad = {str(e["loc"][0]) for e in error.errors() if e["loc"]} & set(document)
             if not bad:
