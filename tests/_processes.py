@@ -46,9 +46,12 @@ def regopy_workers(parent: int) -> list[int]:
     return found
 
 
-def crash_regopy_workers(parent: int) -> list[int]:
-    """SIGKILL every worker of ``parent`` and wait until each has died; their pids."""
-    workers = regopy_workers(parent)
+def crash_regopy_workers(
+    parent: int, *, besides: frozenset[int] | set[int] = frozenset()
+) -> list[int]:
+    """SIGKILL every worker of ``parent`` not in ``besides`` (workers of other engines the
+    process holds) and wait until each has died; their pids."""
+    workers = [pid for pid in regopy_workers(parent) if pid not in besides]
     assert workers, f"no embedded engine worker runs under process {parent}"
     for pid in workers:
         os.kill(pid, signal.SIGKILL)
