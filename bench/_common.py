@@ -73,13 +73,15 @@ def timed(calls: Sequence[tuple[*Args]], fn: Callable[[*Args], object]) -> list[
 
 @dataclass
 class Latency:
-    """p50 and p99 of each repeat; reported as the median of each."""
+    """p50, p95 and p99 of each repeat; reported as the median of each."""
 
     p50: list[float] = field(default_factory=list)
     p99: list[float] = field(default_factory=list)
+    p95: list[float] = field(default_factory=list)
 
     def add(self, sorted_values: list[float]) -> None:
         self.p50.append(pct(sorted_values, 50))
+        self.p95.append(pct(sorted_values, 95))
         self.p99.append(pct(sorted_values, 99))
 
     def text(self) -> str:
@@ -186,9 +188,13 @@ class Env:
 
 
 def add_database_args(parser: argparse.ArgumentParser, *, default_backend: str) -> None:
-    """``--backend``, ``--pg-url`` and ``--keep``, the same in every bench."""
+    """``--backend`` (or ``--database``), ``--pg-url`` and ``--keep``, the same in every bench."""
     parser.add_argument(
-        "--backend", choices=["sqlite", "postgresql", "both"], default=default_backend
+        "--backend",
+        "--database",
+        dest="backend",
+        choices=["sqlite", "postgresql", "both"],
+        default=default_backend,
     )
     parser.add_argument(
         "--pg-url",

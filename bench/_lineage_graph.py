@@ -81,9 +81,20 @@ class Shape:
 
 def make_shape(target_edges: int, seed: int) -> Shape:
     """A layered DAG whose runs add up to about ``target_edges`` lineage_edges rows."""
-    rng = random.Random(seed)
     mean_edges_per_job = 5.0 * 20  # (3.5 reads + 1.5 writes) x 20 runs on average
-    per_layer = max(2, round(target_edges / mean_edges_per_job / (LAYERS - 1)))
+    return layered_shape(max(2, round(target_edges / mean_edges_per_job / (LAYERS - 1))), seed)
+
+
+#: Nodes (datasets and jobs) per job of a layer: the job, 1.5 outputs, and 2 sources per 49 jobs.
+NODES_PER_LAYER_JOB = 1 + 1.5 + 2 / (LAYERS - 1)
+
+
+def layered_shape(per_layer: int, seed: int) -> Shape:
+    """A layered DAG with ``per_layer`` jobs in each layer but the first (sources only).
+
+    It has about ``NODES_PER_LAYER_JOB * per_layer * (LAYERS - 1)`` nodes.
+    """
+    rng = random.Random(seed)
     shape = Shape(by_layer=[[] for _ in range(LAYERS)])
 
     def add_dataset(layer: int, name: str) -> int:
