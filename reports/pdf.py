@@ -11,9 +11,10 @@ executive summary (with the two charts), scope and criteria, methodology and lim
 description, control results, decisions, exceptions register, break-glass decisions, supply
 chain, corrective actions, sign-off, and an appendix of the cited ledger entries.
 
-Tables that grow with the number of decisions are capped (:data:`DECISION_ROWS`,
-:data:`EVIDENCE_ROWS`, :data:`IDS_PER_CELL`, :data:`VERDICT_ROWS`), each time with a sentence
-giving the cap, the full count and the file holding the complete list; every control is listed.
+Tables that grow with the ledger are capped (:data:`DECISION_ROWS`, :data:`EVIDENCE_ROWS`,
+:data:`LIST_ROWS`, and :data:`IDS_PER_CELL` ids in a cell), each time with a sentence giving the
+cap, the full count and the file holding the complete list, so 50,000 decisions make a report of
+tens of pages, not thousands. Every control is listed.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ import hashlib
 import io
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.graphics.shapes import Drawing
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import (
     CondPageBreak,
     Flowable,
@@ -43,8 +45,10 @@ from reports.model import ControlCount, ControlResults, Decision, Framework, Rep
 from reports.pdf_charts import decisions_chart, families_chart, timeline
 from reports.pdf_layout import (
     FONT,
+    FONT_BOLD,
     MUTED,
     PALETTE,
+    TEXT_WIDTH,
     AuditDocTemplate,
     Heading,
     PageFurniture,
@@ -63,7 +67,7 @@ __all__ = [
     "DECISION_ROWS",
     "EVIDENCE_ROWS",
     "IDS_PER_CELL",
-    "VERDICT_ROWS",
+    "LIST_ROWS",
     "data_digest",
     "render_pdf",
 ]
@@ -72,8 +76,9 @@ __all__ = [
 DECISION_ROWS = 500
 #: The most cited ledger entries the appendix lists (the rest are in ``evidence.csv``).
 EVIDENCE_ROWS = 500
-#: The most attestation verdicts the supply-chain table lists.
-VERDICT_ROWS = 200
+#: The most rows the other lists (models, waivers, break-glass decisions, attestation verdicts)
+#: show.
+LIST_ROWS = 200
 #: The most decision ids, or ledger index ranges, one table cell lists.
 IDS_PER_CELL = 12
 
@@ -102,6 +107,7 @@ _MONTHS = (
     "December",
 )
 _VERIFY = "governance report verify DIR --public-key KEY"
+_T = TypeVar("_T")
 
 
 def data_digest(data: ReportData) -> str:
@@ -134,16 +140,21 @@ def render_pdf(data: ReportData) -> bytes:
     )
     story: list[Flowable] = [total, *_cover(data, digest)]
     for number, section in enumerate(_SECTIONS, start=1):
-        story.extend(section(data, _Numbering(number)))
+        story.extend(section(data, _Numbering(number, digest)))
     doc.multiBuild(story, maxPasses=12)
     return out.getvalue()
 
 
 class _Numbering:
-    """Section ``n``'s heading and its subsections' (``n.1``, ``n.2``...)."""
+    """Section ``n``'s heading and its subsections' (``n.1``, ``n.2``...), and the data digest.
 
-    def __init__(self, number: int) -> None:
+    The digest rides along so it is computed once: canonical JSON of 50,000 decisions takes
+    seconds.
+    """
+
+    def __init__(self, number: int, digest: str) -> None:
         self.number = number
+        self.digest = digest
         self._sub = 0
 
     def section(self, title: str) -> Heading:
@@ -211,13 +222,23 @@ def _ranges(indexes: Sequence[int]) -> list[str]:
     return runs if ordered else []
 
 
-def _capped(items: Sequence[str], where: str, noun: str = "") -> Flowable:
-    """Up to IDS_PER_CELL items in a cell, then how many more there are and where they are."""
+def _capped(items: Sequence[str], where: str, noun: str = "", cap: int = IDS_PER_CELL) -> Flowable:
+    """Up to ``cap`` items in a cell, then how many more there are and where they are."""
     if not items:
         return Paragraph("—", styles().cell)
-    more = len(items) - IDS_PER_CELL
+    more = len(items) - cap
     tail = f" … <i>and {_n(more)} more{noun} (all in {text(where)})</i>" if more > 0 else ""
-    return Wrapped(", ".join(items[:IDS_PER_CELL]), styles().mono, "{}" + tail)
+    return Wrapped(", ".join(items[:cap]), styles().mono, "{}" + tail)
+
+
+def _first(items: Sequence[_T], cap: int, noun: str, where: str) -> tuple[Sequence[_T], str]:
+    """The first ``cap`` items, and a sentence saying the table stops there (or ``""``)."""
+    if len(items) <= cap:
+        return items, ""
+    return items[:cap], (
+        f" The table lists the first {_n(cap)} of the {_n(len(items))} {noun} (it is capped at "
+        f"{_n(cap)} rows); the complete list is in {where}."
+    )
 
 
 def _body(markup: str) -> Paragraph:
@@ -340,7 +361,7 @@ def _cover(data: ReportData, digest: str) -> list[Flowable]:
 def _integrity(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
     s = styles()
     cp = data.checkpoint
-    digest = data_digest(data)
+    digest = num.digest
     yield num.section("Integrity statement")
     yield _body(
         "This report was computed from the evidence ledger as of one signed checkpoint, "
@@ -398,9 +419,9 @@ def _figure_tiles(data: ReportData) -> Table:
         (sm.dry_run, "dry-run", None),
         (sm.models, "models", None),
     ]
+    room = TEXT_WIDTH / len(tiles) - 12
     cells = [
-        [Paragraph(_n(value), s.figure), Paragraph(label, s.figure_label)]
-        for value, label, _ in tiles
+        [_figure(_n(value), room), Paragraph(label, s.figure_label)] for value, label, _ in tiles
     ]
     commands: list[tuple[Any, ...]] = [
         ("LEFTPADDING", (0, 0), (-1, -1), 6),
@@ -413,6 +434,15 @@ def _figure_tiles(data: ReportData) -> Table:
         if color is not None:
             commands.append(("LINEABOVE", (i, 0), (i, 0), 3, color))
     return plain_table([cells], [1 / len(tiles)] * len(tiles), commands)
+
+
+def _figure(value: str, room: float) -> Paragraph:
+    """A headline number, in a smaller size if it would not fit ``room`` (no number breaks)."""
+    style = styles().figure
+    size = min(
+        style.fontSize, style.fontSize * room / stringWidth(value, FONT_BOLD, style.fontSize)
+    )
+    return Paragraph(f"<font size='{size:.1f}'>{text(value)}</font>", style)
 
 
 def _summary(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
@@ -581,14 +611,15 @@ def _limitations(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
 
 
 def _system(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
+    shown, capped = _first(data.system, LIST_ROWS, "models", "report-data.json")
     yield from _section_start(num.section("System description"))
     yield _body(
         f"{_plural(len(data.system), 'model was', 'models were')} allowed for promotion in the "
         "period. The personal data upstream of each is taken from the lineage recorded with the "
         "decision's input: the datasets classified as personal data from which it was trained "
-        "or derived."
+        f"or derived.{capped}"
     )
-    if not data.system:
+    if not shown:
         yield _empty("No model was promoted in the period.")
         return
     s = styles()
@@ -597,10 +628,10 @@ def _system(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
             [Wrapped(m.name, styles().cell, "<b>{}</b>"), Wrapped(f"version {m.version}", s.cell)],
             code(m.digest),
             ", ".join(m.targets),
-            _capped(m.decisions, "decisions.csv"),
+            _capped(m.decisions, "decisions.csv", " decisions", cap=4),
             Wrapped("\n".join(m.personal_data_upstream) or "none recorded", s.mono),
         ]
-        for m in data.system
+        for m in shown
     ]
     yield data_table(
         ["Model", "Digest", "Targets", "Allowing decisions", "Personal data upstream"],
@@ -704,18 +735,14 @@ def _decision_failures(d: Decision) -> Paragraph:
 
 
 def _decisions(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
-    shown = data.decisions[:DECISION_ROWS]
-    yield from _section_start(num.section("Decisions"))
-    statement = (
-        f"All {_plural(len(data.decisions), 'decision')} of the period, by ledger index."
-        if len(shown) == len(data.decisions)
-        else f"The first {_n(len(shown))} of the period's {_n(len(data.decisions))} decisions, "
-        f"by ledger index (the table is capped at {_n(DECISION_ROWS)} rows); the complete list "
-        "is in <b>decisions.csv</b> and report-data.json."
+    shown, capped = _first(
+        data.decisions, DECISION_ROWS, "decisions", "<b>decisions.csv</b> and report-data.json"
     )
+    yield from _section_start(num.section("Decisions"))
     yield _body(
-        statement + " Failed controls: bold with deny enforcement, “(warn)” with warn "
-        "enforcement, italic when waived."
+        f"The period's {_plural(len(data.decisions), 'decision')}, by ledger index.{capped} "
+        "Failed controls: bold with deny enforcement, “(warn)” with warn enforcement, italic "
+        "when waived."
     )
     if not shown:
         yield _empty("No decisions in the period.")
@@ -754,14 +781,15 @@ def _decisions(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
 
 
 def _exceptions(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
+    shown, capped = _first(data.exceptions, LIST_ROWS, "waivers", "<b>exceptions.csv</b>")
     yield from _section_start(num.section("Exceptions register"))
     yield _body(
         f"{_plural(len(data.exceptions), 'waiver was', 'waivers were')} in force at some time "
         "in the period: an exception for one control on one model digest and target, granted by "
         "an approver with a reason and an expiry. The decisions covered are those that listed "
-        "the control as waived under the waiver's digest and target."
+        f"the control as waived under the waiver's digest and target.{capped}"
     )
-    if not data.exceptions:
+    if not shown:
         yield _empty("No waivers in the period.")
         return
     s = styles()
@@ -779,7 +807,7 @@ def _exceptions(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
                 _capped(w.decisions_covered, "exceptions.csv"),
             ],
         ]
-        for w in data.exceptions
+        for w in shown
     ]
     yield data_table(
         [
@@ -798,13 +826,19 @@ def _exceptions(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
 
 
 def _break_glass(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
+    shown, capped = _first(
+        data.break_glass,
+        LIST_ROWS,
+        "break-glass decisions",
+        "<b>decisions.csv</b> (mode break_glass) and report-data.json",
+    )
     yield from _section_start(num.section("Break-glass decisions"))
     yield _body(
         f"{_plural(len(data.break_glass), 'decision was', 'decisions were')} made in break-glass "
         "mode: an administrator allowed the promotion whatever the policies' outcome (shown), "
-        "giving a reason. Each is flagged for review."
+        f"giving a reason. Each is flagged for review.{capped}"
     )
-    if not data.break_glass:
+    if not shown:
         yield _empty("No break-glass decisions in the period.")
         return
     rows = [
@@ -816,7 +850,7 @@ def _break_glass(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
             b.outcome,
             b.reason,
         ]
-        for b in data.break_glass
+        for b in shown
     ]
     yield data_table(
         ["Index", "Decision id", "Evaluated (UTC)", "Requested by", "Policy outcome", "Reason"],
@@ -829,13 +863,7 @@ def _break_glass(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
 def _supply_chain(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
     sc = data.supply_chain
     yield from _section_start(num.section("Supply chain"))
-    shown = sc.verdicts[:VERDICT_ROWS]
-    capped = (
-        ""
-        if len(shown) == len(sc.verdicts)
-        else f" The table lists the first {_n(len(shown))} of {_n(len(sc.verdicts))} verdicts "
-        f"(capped at {_n(VERDICT_ROWS)}); all are in report-data.json."
-    )
+    shown, capped = _first(sc.verdicts, LIST_ROWS, "verdicts", "report-data.json")
     yield _body(
         f"Signing attestations verified at ingest in the period: <b>{_n(sc.passed)}</b> passed "
         f"and <b>{_n(sc.failed)}</b> failed verification.{capped}"
@@ -909,7 +937,7 @@ def _sign_off(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
     yield _body(
         "The undersigned have reviewed this report, report id "
         f"<font size='8'>{text(data.report.report_id)}</font>, whose data digest is "
-        f"<font size='8'>{text(data_digest(data))}</font>."
+        f"<font size='8'>{text(num.digest)}</font>."
     )
     roles = (
         "Prepared by (compliance)",
@@ -932,14 +960,8 @@ def _sign_off(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
 
 
 def _appendix(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
-    shown = data.evidence[:EVIDENCE_ROWS]
+    shown, capped = _first(data.evidence, EVIDENCE_ROWS, "entries", "<b>evidence.csv</b>")
     yield from _section_start(num.section("Appendix: cited ledger entries"))
-    capped = (
-        ""
-        if len(shown) == len(data.evidence)
-        else f" The table lists the first {_n(len(shown))} of {_n(len(data.evidence))} "
-        f"(capped at {_n(EVIDENCE_ROWS)}); the complete list is in <b>evidence.csv</b>."
-    )
     yield _body(
         f"The {_plural(len(data.evidence), 'ledger entry', 'ledger entries')} this report cites, "
         "with the leaf hash an inclusion proof in the bundle proves against the checkpoint's "

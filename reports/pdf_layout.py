@@ -289,6 +289,9 @@ class Wrapped(Flowable):  # type: ignore[misc]  # reportlab is untyped
     nothing else. ``markup`` (``{}`` stands for the escaped text) may add tags around it.
     """
 
+    width: float
+    height: float
+
     def __init__(self, value: str, style: ParagraphStyle, markup: str = "{}") -> None:
         super().__init__()
         self.value = value
@@ -296,6 +299,7 @@ class Wrapped(Flowable):  # type: ignore[misc]  # reportlab is untyped
         self.markup = markup
         self._para: Paragraph | None = None
         self._width = -1.0
+        self._size: tuple[float, float] | None = None
 
     def _paragraph(self, width: float) -> Paragraph:
         if self._para is None or width != self._width:
@@ -313,14 +317,16 @@ class Wrapped(Flowable):  # type: ignore[misc]  # reportlab is untyped
                 lines.append(" ".join(words))
             self._para = Paragraph(self.markup.format("<br/>".join(lines)), self.style)
             self._width = width
+            self._size = None
         return self._para
 
     def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
-        """Lay the text out for ``avail_width``."""
-        para = self._paragraph(avail_width)
-        width, height = para.wrap(avail_width, avail_height)
-        self.width, self.height = width, height
-        return width, height
+        """Lay the text out for ``avail_width`` (once: tables ask again and again)."""
+        if self._para is None or avail_width != self._width or self._size is None:
+            para = self._paragraph(avail_width)
+            self._size = para.wrap(avail_width, avail_height)
+        self.width, self.height = self._size
+        return self._size
 
     def split(self, avail_width: float, avail_height: float) -> list[Flowable]:
         """Split as the laid-out paragraph splits."""
@@ -541,11 +547,14 @@ def data_table(
 ) -> Table:
     """A table with a repeated header row, zebra rows and wrapped cells.
 
-    ``widths`` are fractions of the text width; ``numeric`` columns are right-aligned. A cell is a
-    string (wrapped as a paragraph) or a flowable (a paragraph, a list of them); rows may be split
-    across pages, so no cell can outgrow a page.
+    ``widths`` are fractions of the text width; ``numeric`` columns are right-aligned, and widened
+    (at the expense of the widest other column) when their numbers need it: a number is never
+    broken. A cell is a string (wrapped as a paragraph) or a flowable (a paragraph, a list of
+    them). A row taller than what is left of a page goes whole to the next one; only a row that
+    would not fit a page either is split across pages, so no cell can outgrow a page.
     """
     s = styles()
+    widths = _fit_numbers(header, rows, widths, numeric)
     _check_header(header, widths)
     head = [
         Paragraph(text(h), s.cell_head_right if i in numeric else s.cell_head)
@@ -572,11 +581,40 @@ def data_table(
             *extra,
         ],
         repeatRows=1,
-        splitInRow=1,
+        # The least height of either part of a row split across pages (see the docstring).
+        splitInRow=_ROW_SPLIT,
     )
 
 
 _CELL_PADDING = 3.5
+_ROW_SPLIT = 70 * mm
+
+
+def _fit_numbers(
+    header: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    widths: Sequence[float],
+    numeric: Sequence[int],
+) -> list[float]:
+    """``widths``, with each numeric column as wide as its widest number and header word."""
+    fitted = list(widths)
+    size = styles().cell.fontSize
+    for i in numeric:
+        texts = [row[i] for row in rows if isinstance(row[i], str)]
+        need = max(
+            [
+                *(pdfmetrics.stringWidth(t, FONT, size) for t in texts),
+                *(pdfmetrics.stringWidth(w, FONT_BOLD, size) for w in header[i].split()),
+            ]
+        )
+        need = (need + 2 * _CELL_PADDING + 1) / TEXT_WIDTH
+        if need > fitted[i]:
+            widest = max(
+                (j for j in range(len(fitted)) if j not in numeric), key=fitted.__getitem__
+            )
+            fitted[widest] -= need - fitted[i]
+            fitted[i] = need
+    return fitted
 
 
 def _check_header(header: Sequence[str], widths: Sequence[float]) -> None:
