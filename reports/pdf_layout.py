@@ -596,17 +596,19 @@ def _fit_numbers(
     widths: Sequence[float],
     numeric: Sequence[int],
 ) -> list[float]:
-    """``widths``, with each numeric column as wide as its widest number and header word."""
+    """``widths``, with each numeric column as wide as its widest number and header word.
+
+    Numbers are measured in bold (a cell may be a paragraph that bolds its number).
+    """
     fitted = list(widths)
     size = styles().cell.fontSize
     for i in numeric:
-        texts = [row[i] for row in rows if isinstance(row[i], str)]
-        need = max(
-            [
-                *(pdfmetrics.stringWidth(t, FONT, size) for t in texts),
-                *(pdfmetrics.stringWidth(w, FONT_BOLD, size) for w in header[i].split()),
-            ]
-        )
+        texts = [
+            row[i] if isinstance(row[i], str) else row[i].getPlainText()
+            for row in rows
+            if isinstance(row[i], str | Paragraph)
+        ]
+        need = max(pdfmetrics.stringWidth(t, FONT_BOLD, size) for t in [*texts, *header[i].split()])
         need = (need + 2 * _CELL_PADDING + 1) / TEXT_WIDTH
         if need > fitted[i]:
             widest = max(
