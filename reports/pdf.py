@@ -496,8 +496,13 @@ def _summary(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
         ]
     )
     if data.results_per_family:
+        families = data.results_per_family
+        results = sum(f.passed + f.failed + f.other for f in families)
         yield KeepTogether(
-            [num.sub("Results per control family"), families_chart(data.results_per_family)]
+            [
+                num.sub("Results per control family"),
+                families_chart(families) if results else _empty("No control results."),
+            ]
         )
         yield Spacer(1, 3 * mm)
         yield data_table(
@@ -581,7 +586,8 @@ def _limitations(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
         "when it rests on evidence the service checked itself (verified attestations, lineage "
         "and evidence entries in the ledger) and <b>declared</b> when it rests on what the "
         "requester stated. Evidence references are ledger indexes; the bundle holds an inclusion "
-        "proof for each."
+        "proof for each. Times are UTC. A character the report's font cannot draw is written as "
+        "its code point, [U+XXXX]; report-data.json holds the text itself."
     )
     yield num.sub("Limitations")
     yield from _bullets(

@@ -21,7 +21,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from reports.model import DayCount, FamilyCount, Period
-from reports.pdf_layout import FONT, INK, MUTED, PALETTE, TEXT_WIDTH
+from reports.pdf_layout import FONT, INK, MUTED, PALETTE, TEXT_WIDTH, printable
 
 __all__ = ["Bucket", "Timeline", "decisions_chart", "families_chart", "timeline"]
 
@@ -220,7 +220,8 @@ def decisions_chart(line: Timeline) -> Drawing:
 
 def families_chart(families: Sequence[FamilyCount]) -> Drawing:
     """Horizontal stacked bars of passed, failed and other results per control family."""
-    label_width = max(stringWidth(f.family, FONT, _LABEL_SIZE) for f in families)
+    names = [printable(f.family) for f in families]
+    label_width = max(stringWidth(name, FONT, _LABEL_SIZE) for name in names)
     row = 15
     height = len(families) * row + 52
     drawing = Drawing(TEXT_WIDTH, height, initialFontName=FONT)
@@ -241,7 +242,7 @@ def families_chart(families: Sequence[FamilyCount]) -> Drawing:
     chart.groupSpacing = 4
     cat = chart.categoryAxis
     cat.style = "stacked"
-    cat.categoryNames = [f.family for f in ordered]
+    cat.categoryNames = list(reversed(names))
     cat.labels.fontName = FONT
     cat.labels.fontSize = _LABEL_SIZE
     cat.labels.fillColor = INK

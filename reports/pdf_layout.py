@@ -61,6 +61,7 @@ __all__ = [
     "data_table",
     "hex_colour",
     "plain_table",
+    "printable",
     "styles",
     "text",
 ]
@@ -244,9 +245,29 @@ def styles() -> Styles:
     )
 
 
+@cache
+def _glyphs() -> frozenset[int]:
+    """The code points every face of the report's font can draw."""
+    _register_fonts()
+    faces = [set(pdfmetrics.getFont(name).face.charToGlyph) for name in _FONT_FILES]
+    return frozenset(set.intersection(*faces))
+
+
+def printable(value: str) -> str:
+    """``value`` with each character the font cannot draw written ``[U+XXXX]``.
+
+    A missing glyph would be drawn as nothing: a name or a reason would silently lose letters
+    (Arabic, CJK, symbols). Written as code points, nothing is lost and the reader sees it.
+    """
+    glyphs = _glyphs()
+    if all(ord(c) in glyphs for c in value):
+        return value
+    return "".join(c if ord(c) in glyphs or c in "\n\t" else f"[U+{ord(c):04X}]" for c in value)
+
+
 def text(value: object) -> str:
-    """``value`` as paragraph markup: escaped, so data can never be read as tags."""
-    return escape(str(value))
+    """``value`` as paragraph markup: printable, and escaped so data is never read as tags."""
+    return escape(printable(str(value)))
 
 
 def code(value: str, style: ParagraphStyle | None = None) -> Wrapped:
@@ -307,7 +328,7 @@ class Wrapped(Flowable):  # type: ignore[misc]  # reportlab is untyped
             if "<b>" in self.markup:
                 font = FONT_BOLD
             lines = []
-            for line in self.value.split("\n"):
+            for line in printable(self.value).split("\n"):
                 words = [
                     "<br/>".join(text(p) for p in _pieces(w, font, size, width))
                     if pdfmetrics.stringWidth(w, font, size) > width

@@ -17,7 +17,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reports.model import DayCount, Period, ReportData
 from reports.pdf import _ranges, data_digest, render_pdf
 from reports.pdf_charts import timeline
-from reports.pdf_layout import FONT, TEXT_WIDTH, data_table, styles
+from reports.pdf_layout import FONT, TEXT_WIDTH, data_table, printable, styles, text
 from reports.pdf_layout import _pieces as pieces
 from tests.reports_sample import sample_report_data
 
@@ -150,3 +150,9 @@ def test_the_timeline_covers_the_period_and_counts_each_decision_once(
         assert sum(getattr(b, outcome) for b in line.buckets) == sum(
             getattr(d, outcome) for d in days
         )
+
+
+def test_characters_the_font_lacks_are_written_as_code_points() -> None:
+    assert printable("Approved — naïve “quotes” ≤ 5 …") == "Approved — naïve “quotes” ≤ 5 …"
+    assert printable("مدير ✓") == "[U+0645][U+062F][U+064A][U+0631] [U+2713]"
+    assert text("<b>✓</b>") == "&lt;b&gt;[U+2713]&lt;/b&gt;"
