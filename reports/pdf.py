@@ -378,14 +378,15 @@ def _integrity(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
         "<b>KEY</b> (obtained from the operator independently of this report), run:"
     )
     yield Paragraph(text(_VERIFY), s.code)
+    yield _body("It needs no network and no access to the service. It:")
     yield from _bullets(
         [
-            "It checks the bundle's SHA256SUMS signature with the ledger key, and every file's "
-            "hash against it;",
-            "it checks the checkpoint's signature, and the inclusion proof of every ledger entry "
-            "the report cites against the checkpoint's root;",
-            "it regenerates this PDF from report-data.json and compares the bytes;",
-            "it exits 0 when all of these hold, or 1 naming the first problem found.",
+            "checks the signature of the bundle's SHA256SUMS with the ledger key, and every "
+            "file's hash against it;",
+            "checks the checkpoint's signature, and the inclusion proof of every ledger entry the "
+            "report cites against the checkpoint's root;",
+            "regenerates this PDF from report-data.json and compares the bytes;",
+            "exits 0 when all of these hold, or 1 naming the first problem found.",
         ]
     )
     yield _body(

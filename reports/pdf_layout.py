@@ -231,9 +231,7 @@ def styles() -> Styles:
             splitLongWords=1,
         ),
         toc=(
-            ParagraphStyle(
-                "toc0", parent=body, fontName=FONT_BOLD, fontSize=10, leading=15, spaceBefore=4
-            ),
+            ParagraphStyle("toc0", parent=body, fontSize=10, leading=15, spaceBefore=4),
             ParagraphStyle("toc1", parent=body, fontSize=9, leading=12, leftIndent=14),
         ),
         figure=ParagraphStyle(
@@ -504,7 +502,11 @@ class AuditDocTemplate(BaseDocTemplate):  # type: ignore[misc]  # reportlab is u
     def afterFlowable(self, flowable: Flowable) -> None:  # reportlab's hook
         """Enter a heading in the table of contents and the outline."""
         if isinstance(flowable, Heading):
-            entry = (flowable.level, text(flowable.toc_title), self.page, flowable.key)
+            # Sections' titles in bold; their dot leaders and page numbers (drawn in the
+            # level's style) stay light.
+            title = text(flowable.toc_title)
+            title = f"<b>{title}</b>" if flowable.level == 0 else title
+            entry = (flowable.level, title, self.page, flowable.key)
             self.notify("TOCEntry", entry)
             top = self.frame._y + flowable.getSpaceAfter() + flowable.height
             self.canv.bookmarkPage(flowable.key, fit="XYZ", top=top)
