@@ -42,7 +42,7 @@ from reportlab.platypus import (
 
 from governance.ledger.canonical import canonical_json
 from reports.model import ControlCount, ControlResults, Decision, Framework, ReportData
-from reports.pdf_charts import decisions_chart, families_chart, timeline
+from reports.pdf_charts import charted_families, decisions_chart, families_chart, timeline
 from reports.pdf_layout import (
     FONT,
     FONT_BOLD,
@@ -53,7 +53,6 @@ from reports.pdf_layout import (
     Heading,
     PageFurniture,
     PageTotal,
-    Wrapped,
     code,
     data_table,
     hex_colour,
@@ -61,6 +60,7 @@ from reports.pdf_layout import (
     styles,
     table_of_contents,
     text,
+    wrapped,
 )
 
 __all__ = [
@@ -228,7 +228,7 @@ def _capped(items: Sequence[str], where: str, noun: str = "", cap: int = IDS_PER
         return Paragraph("—", styles().cell)
     more = len(items) - cap
     tail = f" … <i>and {_n(more)} more{noun} (all in {text(where)})</i>" if more > 0 else ""
-    return Wrapped(", ".join(items[:cap]), styles().mono, "{}" + tail)
+    return wrapped(", ".join(items[:cap]), styles().mono, "{}" + tail)
 
 
 def _first(items: Sequence[_T], cap: int, noun: str, where: str) -> tuple[Sequence[_T], str]:
@@ -257,7 +257,7 @@ def _key_values(rows: Sequence[tuple[str, Flowable | str]], key_width: float = 0
     """A two-column table of labels and values (values may be flowables)."""
     s = styles()
     body = [
-        [Paragraph(text(k), s.cell_bold), Wrapped(v, s.cell) if isinstance(v, str) else v]
+        [Paragraph(text(k), s.cell_bold), wrapped(v, s.cell) if isinstance(v, str) else v]
         for k, v in rows
     ]
     return plain_table(
@@ -512,7 +512,16 @@ def _summary(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
             [0.55, 0.15, 0.15, 0.15],
             numeric=(1, 2, 3),
         )
-        yield _note("Other: not applicable, not evaluated or waived.")
+        charted = len(charted_families(families))
+        yield _note(
+            "Other: not applicable, not evaluated or waived."
+            + (
+                f" The chart shows the {charted} families with the most results; the table lists "
+                f"all {len(families)}."
+                if charted < len(families)
+                else ""
+            )
+        )
 
 
 def _scope(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
@@ -545,7 +554,7 @@ def _scope(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
             ("Control catalog version", cr.catalog_version),
             (
                 "Policy bundle digests",
-                Wrapped("\n".join(cr.bundle_digests) or "none", s.mono),
+                wrapped("\n".join(cr.bundle_digests) or "none", s.mono),
             ),
             ("Policy engines", ", ".join(cr.engines) or "none"),
             ("Ledger checkpoint", f"tree size {_n(data.checkpoint.size)}"),
@@ -632,11 +641,11 @@ def _system(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
     s = styles()
     rows = [
         [
-            [Wrapped(m.name, styles().cell, "<b>{}</b>"), Wrapped(f"version {m.version}", s.cell)],
+            [wrapped(m.name, styles().cell, "<b>{}</b>"), wrapped(f"version {m.version}", s.cell)],
             code(m.digest),
             ", ".join(m.targets),
             _capped(m.decisions, "decisions.csv", " decisions", cap=4),
-            Wrapped("\n".join(m.personal_data_upstream) or "none recorded", s.mono),
+            wrapped("\n".join(m.personal_data_upstream) or "none recorded", s.mono),
         ]
         for m in shown
     ]
@@ -760,7 +769,7 @@ def _decisions(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
             str(d.index),
             code(d.decision_id),
             _when_cell(d.evaluated_at),
-            [Wrapped(d.model_name, s.cell), Wrapped(d.model_version, s.cell_muted)],
+            [wrapped(d.model_name, s.cell), wrapped(d.model_version, s.cell_muted)],
             d.target,
             Paragraph(
                 f"<font color='{hex_colour(d.outcome)}'><b>{d.outcome}</b></font><br/>"
@@ -804,11 +813,11 @@ def _exceptions(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
         [
             str(w.index),
             Paragraph(f"<b>{text(w.control)}</b>", s.cell),
-            [code(w.digest), Wrapped(f"target {w.target}", s.cell)],
+            [code(w.digest), wrapped(f"target {w.target}", s.cell)],
             w.approver,
             [_when_cell(w.granted_at), _when_cell(w.expires_at, "to ")],
             [
-                Wrapped(w.reason, s.cell),
+                wrapped(w.reason, s.cell),
                 Spacer(1, 3),
                 Paragraph(f"<i>Decisions covered: {_n(len(w.decisions_covered))}</i>", s.cell),
                 _capped(w.decisions_covered, "exceptions.csv"),
@@ -889,12 +898,12 @@ def _supply_chain(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
                     f"<b>{v.verdict}</b></font>",
                     s.cell,
                 ),
-                Wrapped(v.purpose, s.cell),
+                wrapped(v.purpose, s.cell),
             ],
-            Wrapped("\n".join(v.subject_digests), s.mono),
+            wrapped("\n".join(v.subject_digests), s.mono),
             [
-                Wrapped(f"signer: {v.signer or 'none'}", s.mono),
-                *([Wrapped(v.reason, s.cell)] if v.reason else []),
+                wrapped(f"signer: {v.signer or 'none'}", s.mono),
+                *([wrapped(v.reason, s.cell)] if v.reason else []),
             ],
         ]
         for v in shown

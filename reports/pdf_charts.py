@@ -23,12 +23,22 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reports.model import DayCount, FamilyCount, Period
 from reports.pdf_layout import FONT, INK, MUTED, PALETTE, TEXT_WIDTH, printable
 
-__all__ = ["Bucket", "Timeline", "decisions_chart", "families_chart", "timeline"]
+__all__ = [
+    "MAX_FAMILIES",
+    "Bucket",
+    "Timeline",
+    "charted_families",
+    "decisions_chart",
+    "families_chart",
+    "timeline",
+]
 
 #: The longest period drawn day by day, and week by week; longer ones are drawn by month.
 DAILY_DAYS = 45
 WEEKLY_DAYS = 371
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+#: The most bars the results-per-family chart draws (the table under it lists every family).
+MAX_FAMILIES = 30
 _LABEL_SIZE = 7
 _GRID = colors.HexColor("#d9e2ec")
 
@@ -218,15 +228,40 @@ def decisions_chart(line: Timeline) -> Drawing:
     return drawing
 
 
+def charted_families(families: Sequence[FamilyCount]) -> list[FamilyCount]:
+    """The families the chart draws: all, or the MAX_FAMILIES with most results, in order."""
+    if len(families) <= MAX_FAMILIES:
+        return list(families)
+    ranked = sorted(
+        range(len(families)),
+        key=lambda i: (-(families[i].passed + families[i].failed + families[i].other), i),
+    )
+    return [families[i] for i in sorted(ranked[:MAX_FAMILIES])]
+
+
+def _fit(label: str, width: float) -> str:
+    """``label``, cut with an ellipsis to ``width`` (the table under the chart has it whole)."""
+    if stringWidth(label, FONT, _LABEL_SIZE) <= width:
+        return label
+    while label and stringWidth(label + "…", FONT, _LABEL_SIZE) > width:
+        label = label[:-1]
+    return label + "…"
+
+
 def families_chart(families: Sequence[FamilyCount]) -> Drawing:
-    """Horizontal stacked bars of passed, failed and other results per control family."""
-    names = [printable(f.family) for f in families]
+    """Horizontal stacked bars of passed, failed and other results per control family.
+
+    At most MAX_FAMILIES bars (:func:`charted_families`), labels at most 40% of the width.
+    """
+    families = charted_families(families)
+    room = TEXT_WIDTH * 0.4
+    names = [_fit(printable(f.family), room) for f in families]
     label_width = max(stringWidth(name, FONT, _LABEL_SIZE) for name in names)
     row = 15
     height = len(families) * row + 52
     drawing = Drawing(TEXT_WIDTH, height, initialFontName=FONT)
     chart = HorizontalBarChart()
-    chart.x, chart.y = min(label_width, TEXT_WIDTH * 0.4) + 10, 26
+    chart.x, chart.y = label_width + 10, 26
     chart.width, chart.height = TEXT_WIDTH - chart.x - 8, len(families) * row
     # reportlab draws the first category at the bottom: reverse, so the table order reads down.
     ordered = list(reversed(families))

@@ -64,6 +64,7 @@ __all__ = [
     "printable",
     "styles",
     "text",
+    "wrapped",
 ]
 
 FONT = "Vera"
@@ -80,6 +81,8 @@ _FONT_FILES = {
 PAGE_WIDTH, PAGE_HEIGHT = A4
 MARGIN = 18 * mm
 TEXT_WIDTH = PAGE_WIDTH - 2 * MARGIN
+BODY_HEIGHT = PAGE_HEIGHT - 2 * MARGIN
+_NO_PADDING = {"leftPadding": 0, "rightPadding": 0, "topPadding": 0, "bottomPadding": 0}
 _HEADER_Y = PAGE_HEIGHT - 11 * mm
 _FOOTER_Y = 10 * mm
 
@@ -270,7 +273,7 @@ def text(value: object) -> str:
 
 def code(value: str, style: ParagraphStyle | None = None) -> Wrapped:
     """A digest, id or key in a table cell: small, and wrapped where it has to be."""
-    return Wrapped(value, style or styles().mono)
+    return wrapped(value, style or styles().mono)
 
 
 #: Where a word too long for its line is best broken: after one of these.
@@ -298,76 +301,63 @@ def _pieces(word: str, font: str, size: float, width: float) -> list[str]:
     return pieces
 
 
-class Wrapped(Flowable):  # type: ignore[misc]  # reportlab is untyped
-    """Plain text in a paragraph whose words too long for a line break after a separator.
+class Wrapped(Paragraph):  # type: ignore[misc]  # reportlab is untyped
+    """A paragraph of plain text whose words too long for a line break after a separator.
 
     reportlab breaks lines at spaces only, and a longer word (an id, a digest, a URI, a
-    hyphenated model name) anywhere, so ``customer-churn-gradien`` / ``t-boosted``. This breaks
-    such a word after a hyphen, slash, dot or colon near the end of the line instead, and
-    anywhere only when there is none. The text itself is never changed: line breaks are added,
-    nothing else. ``markup`` (``{}`` stands for the escaped text) may add tags around it.
+    hyphenated model name) anywhere, so ``customer-churn-gradien`` / ``t-boosted``. Laid out for
+    a width, this breaks such a word after a hyphen, slash, dot or colon near the end of the line
+    instead, and anywhere only when there is none. The text itself is never changed: line breaks
+    are added, nothing else. Make one with :func:`wrapped`; reportlab makes the others (the
+    parts of a split paragraph), which are laid out as they are.
     """
 
-    width: float
-    height: float
-
-    def __init__(self, value: str, style: ParagraphStyle, markup: str = "{}") -> None:
-        super().__init__()
-        self.value = value
-        self.style = style
-        self.markup = markup
-        self._para: Paragraph | None = None
-        self._width = -1.0
-        self._size: tuple[float, float] | None = None
-
-    def _paragraph(self, width: float) -> Paragraph:
-        if self._para is None or width != self._width:
-            font, size = self.style.fontName, self.style.fontSize
-            if "<b>" in self.markup:
-                font = FONT_BOLD
-            lines = []
-            for line in printable(self.value).split("\n"):
-                words = [
-                    "<br/>".join(text(p) for p in _pieces(w, font, size, width))
-                    if pdfmetrics.stringWidth(w, font, size) > width
-                    else text(w)
-                    for w in line.split()
-                ]
-                lines.append(" ".join(words))
-            self._para = Paragraph(self.markup.format("<br/>".join(lines)), self.style)
-            self._width = width
-            self._size = None
-        return self._para
+    def __init__(self, *args: Any, value: str | None = None, markup: str = "{}", **kw: Any):
+        super().__init__(*args, **kw)
+        self._value = value
+        self._markup = markup
+        self._broken_for: float | None = None
 
     def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
-        """Lay the text out for ``avail_width`` (once: tables ask again and again)."""
-        if self._para is None or avail_width != self._width or self._size is None:
-            para = self._paragraph(avail_width)
-            self._size = para.wrap(avail_width, avail_height)
-        self.width, self.height = self._size
-        return self._size
-
-    def split(self, avail_width: float, avail_height: float) -> list[Flowable]:
-        """Split as the laid-out paragraph splits."""
-        parts: list[Flowable] = self._paragraph(avail_width).split(avail_width, avail_height)
-        return parts
-
-    def draw(self) -> None:
-        """Draw the laid-out paragraph."""
-        assert self._para is not None
-        self._para.drawOn(self.canv, 0, 0)
+        """Break the long words for ``avail_width``, then lay out as a paragraph."""
+        if self._value is not None and avail_width != self._broken_for:
+            value, markup = self._value, self._markup
+            font = FONT_BOLD if "<b>" in markup else self.style.fontName
+            Paragraph.__init__(
+                self,
+                markup.format(_broken(value, font, self.style.fontSize, avail_width)),
+                self.style,
+            )
+            self._broken_for = avail_width
+        size: tuple[float, float] = super().wrap(avail_width, avail_height)
+        return size
 
     def minWidth(self) -> float:  # reportlab's hook
         """No minimum: any word can be broken."""
         return 0.0
 
-    def getSpaceBefore(self) -> float:  # reportlab's hook
-        """The style's space before."""
-        return float(self.style.spaceBefore)
 
-    def getSpaceAfter(self) -> float:  # reportlab's hook
-        """The style's space after."""
-        return float(self.style.spaceAfter)
+def wrapped(value: str, style: ParagraphStyle, markup: str = "{}") -> Wrapped:
+    """``value`` as a :class:`Wrapped` paragraph.
+
+    ``markup`` (``{}`` stands for the escaped text) may add tags around it; a newline in
+    ``value`` breaks the line.
+    """
+    return Wrapped(markup.format(text(value)), style, value=value, markup=markup)
+
+
+def _broken(value: str, font: str, size: float, width: float) -> str:
+    """``value`` as markup, with line breaks inside its words wider than ``width``."""
+    lines = []
+    for line in printable(value).split("\n"):
+        words = [
+            " <br/>".join(text(p) for p in _pieces(w, font, size, width))
+            if pdfmetrics.stringWidth(w, font, size) > width
+            else text(w)
+            for w in line.split()
+        ]
+        lines.append(" ".join(words))
+    return "<br/>".join(lines)
 
 
 class Heading(Paragraph):  # type: ignore[misc]  # reportlab is untyped
@@ -419,8 +409,8 @@ class PageTotal(IndexingFlowable):  # type: ignore[misc]  # reportlab is untyped
         return self._settled
 
 
-#: Room a heading needs below it to stay on its page with the start of what follows.
-_HEADING_ROOM = 45 * mm
+#: Lines of a paragraph that must follow its heading on the same page.
+_LINES_AFTER_HEADING = 3
 
 
 class _KeepWithNext(KeepTogether):  # type: ignore[misc]  # reportlab is untyped
@@ -428,16 +418,32 @@ class _KeepWithNext(KeepTogether):  # type: ignore[misc]  # reportlab is untyped
 
     reportlab's :class:`KeepTogether` moves both to the next page whenever what follows would fit
     there whole, which leaves half-empty pages before every long table. This one moves them only
-    when less than :data:`_HEADING_ROOM` is left; otherwise what follows starts under its heading
-    and is split.
+    when the heading and the start of what follows (a table's header and first row, a
+    paragraph's first lines) do not fit; otherwise what follows starts under its heading and is
+    split.
     """
 
     def split(self, avail_width: float, avail_height: float) -> list[Flowable]:
-        """The content, after a frame break if the heading's room is not left."""
-        if avail_height >= _HEADING_ROOM:
+        """The content, after a frame break if the heading and a start do not fit."""
+        *lead, last = self._content
+        need = _start_height(last, self.canv, avail_width, avail_height)
+        for f in lead:
+            height = f.wrapOn(self.canv, avail_width, avail_height)[1]
+            need += height + f.getSpaceBefore() + f.getSpaceAfter()
+        if need <= avail_height:
             return list(self._content)
         result: list[Flowable] = super().split(avail_width, avail_height)
         return result
+
+
+def _start_height(flowable: Flowable, canvas: Any, width: float, height: float) -> float:
+    """The height of the start of ``flowable``, which its heading must not be parted from."""
+    if isinstance(flowable, _Table):
+        return flowable.first_rows_height(width, height)
+    whole: float = flowable.wrapOn(canvas, width, height)[1] + flowable.getSpaceBefore()
+    if isinstance(flowable, Paragraph):
+        return min(whole, _LINES_AFTER_HEADING * float(flowable.style.leading))
+    return whole
 
 
 @dataclass(frozen=True)
@@ -476,9 +482,8 @@ class AuditDocTemplate(BaseDocTemplate):  # type: ignore[misc]  # reportlab is u
         )
         self.furniture = furniture
         self.total = total
-        frame = Frame(
-            MARGIN, MARGIN, TEXT_WIDTH, PAGE_HEIGHT - 2 * MARGIN, id="body", showBoundary=0
-        )
+        # No padding: the text width is the frame's, aligned with the header and footer rules.
+        frame = Frame(MARGIN, MARGIN, TEXT_WIDTH, BODY_HEIGHT, id="body", **_NO_PADDING)
         self.addPageTemplates(
             [
                 PageTemplate("cover", [frame], onPage=self._cover_page),
@@ -574,7 +579,8 @@ def data_table(
     (at the expense of the widest other column) when their numbers need it: a number is never
     broken. A cell is a string (wrapped as a paragraph) or a flowable (a paragraph, a list of
     them). A row taller than what is left of a page goes whole to the next one; only a row that
-    would not fit a page either is split across pages, so no cell can outgrow a page.
+    would not fit a page either is split across pages (:class:`_Table`), so no cell can outgrow
+    a page.
     """
     s = styles()
     widths = _fit_numbers(header, rows, widths, numeric)
@@ -585,7 +591,7 @@ def data_table(
     ]
     body = [
         [
-            Wrapped(c, s.cell_right if i in numeric else s.cell) if isinstance(c, str) else c
+            wrapped(c, s.cell_right if i in numeric else s.cell) if isinstance(c, str) else c
             for i, c in enumerate(row)
         ]
         for row in rows
@@ -604,13 +610,11 @@ def data_table(
             *extra,
         ],
         repeatRows=1,
-        # The least height of either part of a row split across pages (see the docstring).
-        splitInRow=_ROW_SPLIT,
+        splitInRow=1,
     )
 
 
 _CELL_PADDING = 3.5
-_ROW_SPLIT = 70 * mm
 
 
 def _fit_numbers(
@@ -651,6 +655,29 @@ def _check_header(header: Sequence[str], widths: Sequence[float]) -> None:
                 raise ValueError(f"the header word {word!r} does not fit its column ({width})")
 
 
+class _Table(Table):  # type: ignore[misc]  # reportlab is untyped
+    """A table that splits a row across pages only when the row would not fit a page either.
+
+    reportlab's ``splitInRow`` splits the first row that does not fit what is left of the page,
+    however short: a control's id would be left on one page and its list of decisions on the
+    next. This one moves such a row to the next page, whole, and lets reportlab split only the
+    rows taller than a page (so that nothing is ever too large to lay out).
+    """
+
+    def first_rows_height(self, avail_width: float, avail_height: float) -> float:
+        """The height of the header rows and the first row under them."""
+        self._calc(avail_width, avail_height)
+        head = self.repeatRows if isinstance(self.repeatRows, int) else max(self.repeatRows) + 1
+        return float(sum(self._rowHeights[: head + 1]))
+
+    def split(self, avail_width: float, avail_height: float) -> list[Flowable]:
+        """The parts for ``avail_height``, or none if the next row should go to the next page."""
+        if avail_height < self.first_rows_height(avail_width, avail_height) <= BODY_HEIGHT:
+            return []
+        parts: list[Flowable] = super().split(avail_width, avail_height)
+        return parts
+
+
 def plain_table(
     rows: Sequence[Sequence[Any]],
     widths: Sequence[float],
@@ -663,7 +690,7 @@ def plain_table(
     reportlab sets a cell's font (Helvetica by default) when it draws a string cell, even an
     empty one, and that would put a non-embedded base-14 font in the file.
     """
-    table = Table(rows, colWidths=[w * TEXT_WIDTH for w in widths], hAlign="LEFT", **options)
+    table = _Table(rows, colWidths=[w * TEXT_WIDTH for w in widths], hAlign="LEFT", **options)
     style: list[tuple[Any, ...]] = [
         ("FONT", (0, 0), (-1, -1), FONT, 7.5),
         ("TEXTCOLOR", (0, 0), (-1, -1), INK),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from reports.model import ControlResults, ReportData
+from reports.model import ControlResults, FamilyCount, ReportData
 from reports.pdf import DECISION_ROWS, EVIDENCE_ROWS, LIST_ROWS, data_digest, render_pdf
 from tests.conftest import prerequisite_missing
 from tests.reports_sample import sample_report_data
@@ -301,3 +301,34 @@ def test_fifty_thousand_decisions_make_tens_of_pages_not_thousands(
         if len(c.failed_in) > 12:
             assert f"and {n(len(c.failed_in) - 12)} more decisions" in big.prose
     assert f"Page {big.pages} of {big.pages}" in big.prose
+
+
+def test_cells_taller_than_a_page_and_many_families_still_lay_out(
+    tools: None, tmp_path: Path
+) -> None:
+    data = sample_report_data()
+    long_reason = " ".join(f"word{i}" for i in range(2_500)) + " THE-END"
+    waiver = data.exceptions[0].model_copy(update={"reason": long_reason, "approver": "x" * 400})
+    forced = data.break_glass[0].model_copy(update={"reason": "y" * 5_000 + "Z"})
+    families = [
+        FamilyCount(
+            family=f"Family {i} with a long, descriptive name " * 3, passed=i, failed=1, other=2
+        )
+        for i in range(70)
+    ]
+    data = data.model_copy(
+        update={
+            "exceptions": [waiver, *data.exceptions[1:]],
+            "break_glass": [forced],
+            "results_per_family": families,
+        }
+    )
+    big = render(data, tmp_path)
+    assert "word2499 THE-END" in big.prose
+    assert "y" * 1_000 + "Z" in big.squeezed
+    assert "x" * 400 in big.squeezed
+    assert "The chart shows the 30 families with the most results; the table lists all 70." in (
+        big.prose
+    )
+    for family in families:  # whole in the table under the chart
+        assert "".join(family.family.split()) in big.squeezed
