@@ -317,10 +317,21 @@ class Wrapped(Paragraph):  # type: ignore[misc]  # reportlab is untyped
         self._value = value
         self._markup = markup
         self._broken_for: float | None = None
+        self._size: tuple[float, float] | None = None
+
+    width: float
+    height: float
 
     def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
-        """Break the long words for ``avail_width``, then lay out as a paragraph."""
-        if self._value is not None and avail_width != self._broken_for:
+        """Break the long words for ``avail_width``, then lay out as a paragraph.
+
+        Laid out once per width: a table asks for its cells' sizes again at every page it is
+        split across, and the layout does not depend on the height.
+        """
+        if self._value is None:
+            plain: tuple[float, float] = super().wrap(avail_width, avail_height)
+            return plain
+        if avail_width != self._broken_for or self._size is None:
             value, markup = self._value, self._markup
             font = FONT_BOLD if "<b>" in markup else self.style.fontName
             Paragraph.__init__(
@@ -329,8 +340,9 @@ class Wrapped(Paragraph):  # type: ignore[misc]  # reportlab is untyped
                 self.style,
             )
             self._broken_for = avail_width
-        size: tuple[float, float] = super().wrap(avail_width, avail_height)
-        return size
+            self._size = super().wrap(avail_width, avail_height)
+        self.width, self.height = self._size
+        return self._size
 
     def minWidth(self) -> float:  # reportlab's hook
         """No minimum: any word can be broken."""
