@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, TypeVar
 
 from reportlab.graphics.barcode.qr import QrCodeWidget
@@ -41,8 +41,14 @@ from reportlab.platypus import (
 )
 
 from governance.ledger.canonical import canonical_json
-from reports.model import ControlCount, ControlResults, Decision, Framework, ReportData
-from reports.pdf_charts import charted_families, decisions_chart, families_chart, timeline
+from reports.model import ControlCount, ControlResults, Decision, ReportData
+from reports.pdf_charts import (
+    charted_families,
+    decisions_chart,
+    families_chart,
+    last_day,
+    timeline,
+)
 from reports.pdf_layout import (
     FONT,
     FONT_BOLD,
@@ -190,12 +196,9 @@ def _long_date(day: date) -> str:
 
 
 def _period_words(data: ReportData) -> str:
-    """The period in words: first and last day (the end is exclusive)."""
+    """The period in words: its first and last day (its end is exclusive)."""
     period = data.report.period
-    first = date.fromisoformat(period.start[:10])
-    end = date.fromisoformat(period.end[:10])
-    last = end - timedelta(days=1) if period.end[10:].strip("T:.0Z") == "" else end
-    return f"{_long_date(first)} to {_long_date(last)}"
+    return f"{_long_date(date.fromisoformat(period.start[:10]))} to {_long_date(last_day(period))}"
 
 
 def _pdf_date(moment: str) -> str:
@@ -209,17 +212,13 @@ def _plural(count: int, one: str, many: str | None = None) -> str:
 
 def _ranges(indexes: Sequence[int]) -> list[str]:
     """Ledger indexes as runs: ``[3, 4, 5, 9]`` → ``["3–5", "9"]``."""
-    runs: list[str] = []
-    ordered = sorted(set(indexes))
-    start = prev = ordered[0] if ordered else 0
-    for i in [*ordered[1:], None]:
-        if i is not None and i == prev + 1:
-            prev = i
-            continue
-        runs.append(str(start) if start == prev else f"{start}–{prev}")
-        if i is not None:
-            start = prev = i
-    return runs if ordered else []
+    runs: list[list[int]] = []
+    for i in sorted(set(indexes)):
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return [str(first) if first == last else f"{first}–{last}" for first, last in runs]
 
 
 def _capped(items: Sequence[str], where: str, noun: str = "", cap: int = IDS_PER_CELL) -> Flowable:
@@ -562,7 +561,7 @@ def _scope(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
     )
 
 
-def _count_grid(counts: Sequence[ControlCount], titles: dict[str, str]) -> Table:
+def _count_grid(counts: Sequence[ControlCount]) -> Table:
     """Controls and counts, three pairs to a row."""
     columns = 3
     cells: list[list[Any]] = []
@@ -585,7 +584,6 @@ def _count_grid(counts: Sequence[ControlCount], titles: dict[str, str]) -> Table
 
 def _limitations(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
     lim = data.limitations
-    titles = _catalog_titles(data)
     yield from _section_start(num.section("Methodology and limitations"))
     yield num.sub("Methodology")
     yield _body(
@@ -618,12 +616,12 @@ def _limitations(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
     )
     if lim.not_evaluated:
         yield Paragraph("Not evaluated: results per control", styles().caption)
-        yield _count_grid(lim.not_evaluated, titles)
+        yield _count_grid(lim.not_evaluated)
     if lim.declared:
         yield Paragraph(
             "Declared rather than verified: passed results per control", styles().caption
         )
-        yield _count_grid(lim.declared, titles)
+        yield _count_grid(lim.declared)
 
 
 def _system(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
@@ -654,10 +652,6 @@ def _system(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
         rows,
         [0.22, 0.16, 0.16, 0.2, 0.26],
     )
-
-
-def _framework_controls(data: ReportData, framework: Framework) -> list[ControlResults]:
-    return [c for c in data.controls if c.framework == framework]
 
 
 def _results_table(controls: Sequence[ControlResults]) -> Table:
@@ -730,7 +724,7 @@ def _controls(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
         "the ledger entries its results cite."
     )
     for fw in data.report.frameworks:
-        controls = _framework_controls(data, fw)
+        controls = [c for c in data.controls if c.framework == fw]
         yield CondPageBreak(50 * mm)
         yield num.sub(f"{FRAMEWORK_NAMES[fw]}: results")
         yield _results_table(controls)

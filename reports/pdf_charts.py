@@ -30,6 +30,7 @@ __all__ = [
     "charted_families",
     "decisions_chart",
     "families_chart",
+    "last_day",
     "timeline",
 ]
 
@@ -68,7 +69,7 @@ def _day(moment: str) -> date:
     return date.fromisoformat(moment[:10])
 
 
-def _last_day(period: Period) -> date:
+def last_day(period: Period) -> date:
     """The last day the period touches (its end is exclusive)."""
     end = _day(period.end)
     midnight = period.end[10:].strip("T:.0Z") == ""
@@ -95,7 +96,7 @@ def timeline(days: Sequence[DayCount], period: Period) -> Timeline:
     """Every day of the period (days without decisions too), in as few bars as read well."""
     counts = {_day(d.day): d for d in days}
     first = min([_day(period.start), *counts])
-    last = max([_last_day(period), first, *counts])
+    last = max([last_day(period), first, *counts])
     span = (last - first).days + 1
     unit: Unit = "day" if span <= DAILY_DAYS else "week" if span <= WEEKLY_DAYS else "month"
     buckets = []
