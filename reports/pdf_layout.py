@@ -6,7 +6,8 @@ base-14 font (which a viewer substitutes) appears in the file.
 
 The document template makes the build reproducible: the PDF's creation and modification dates
 are the report's own time and its file identifier is derived from the data digest, whatever the
-clock, the time zone or ``SOURCE_DATE_EPOCH`` say. It registers every :class:`Heading` in the table
+clock, the time zone or ``SOURCE_DATE_EPOCH`` say, and nothing is compressed (deflate's bytes
+depend on the zlib build). It registers every :class:`Heading` in the table
 of contents and the outline (bookmarks), and draws the running header and the "Page X of Y" footer,
 the total coming from the previous layout pass (:class:`PageTotal`).
 """
@@ -484,7 +485,10 @@ class AuditDocTemplate(BaseDocTemplate):  # type: ignore[misc]  # reportlab is u
             bottomMargin=MARGIN,
             invariant=1,
             keepTogetherClass=_KeepWithNext,
-            pageCompression=1,
+            # Uncompressed: deflate's output depends on the zlib build (zlib-ng, which some
+            # Pythons and distributions ship, compresses differently), and the verifier must get
+            # the same bytes on the auditor's machine. About three times larger, still small.
+            pageCompression=0,
             initialFontName=FONT,
             initialFontSize=9,
             initialLeading=12,
