@@ -305,7 +305,7 @@ def _cover(data: ReportData, digest: str) -> list[Flowable]:
             "Period",
             Paragraph(
                 f"{_period_words(data)}<br/>"
-                f"<font size='6.5' color='#616e7c'>decisions evaluated from "
+                f"<font size='6.5' color='#{MUTED.hexval()[2:]}'>decisions evaluated from "
                 f"{text(info.period.start)} (inclusive) to {text(info.period.end)} "
                 f"(exclusive)</font>",
                 s.cell,
@@ -367,7 +367,8 @@ def _integrity(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
         f"tree size <b>{_n(cp.size)}</b>: it covers the ledger's first {_n(cp.size)} entries and "
         "nothing appended after them. The report data (<b>report-data.json</b>, RFC 8785 "
         "canonical JSON) holds every figure printed here; this PDF is rendered from that file "
-        "alone and deterministically, so the same file always gives the same PDF bytes. Its "
+        "alone and deterministically: the same file, rendered by the same version of the "
+        f"software ({text(data.report.generated_by)}), always gives the same PDF bytes. Its "
         "SHA-256, the report data digest, is:"
     )
     yield Paragraph(text(digest), s.code)
