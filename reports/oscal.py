@@ -11,9 +11,10 @@ How the report maps onto the model:
   checkpoint the report is computed as of;
 * per control, one **observation** (method ``TEST``: the gate evaluated it on each decision)
   that counts its results and references its evidence: the ledger indexes its results cite
-  (``evidence-index``), the decisions in which it failed (``failed-in``, with the decision's
-  ledger index) and the waivers of it in force (``waiver-index``); their inclusion proofs are
-  in the bundle (``proofs.json``, a back-matter resource);
+  (``evidence-index``), the decisions in which it failed (``failed-in``, by decision id: the
+  report data and ``decisions.csv`` give each one's ledger index) and the waivers of it in force
+  (``waiver-index``); their inclusion proofs are in the bundle (``proofs.json``, a back-matter
+  resource);
 * per control, one **finding** on that observation: ``not-satisfied`` (reason ``fail``) when it
   failed in any decision, waived or not; ``satisfied`` (``pass``) when it passed and never
   failed; ``not-satisfied`` (``other``) when no decision gave it a pass or a fail, since nothing
@@ -103,11 +104,8 @@ class _Ids:
         return str(uuid.uuid5(self._namespace, name))
 
 
-def _prop(name: str, value: object, remarks: str | None = None) -> dict[str, str]:
-    prop = {"name": name, "ns": PROPS_NS, "value": str(value)}
-    if remarks is not None:
-        prop["remarks"] = remarks
-    return prop
+def _prop(name: str, value: object) -> dict[str, str]:
+    return {"name": name, "ns": PROPS_NS, "value": str(value)}
 
 
 def _n(count: int, noun: str) -> str:
@@ -123,12 +121,11 @@ def assessment_results(data: ReportData) -> dict[str, Any]:
     ids = _Ids(data.report.report_id)
     resources = _resources(data, ids)
     observations, findings = [], []
-    index_of = {d.decision_id: d.index for d in data.decisions}
     waivers: dict[str, list[int]] = {}
     for waiver in data.exceptions:
         waivers.setdefault(waiver.control, []).append(waiver.index)
     for control in data.controls:
-        observation = _observation(data, ids, control, index_of, waivers.get(control.control, []))
+        observation = _observation(data, ids, control, waivers.get(control.control, []))
         observations.append(observation)
         findings.append(_finding(ids, control, observation["uuid"]))
     result: dict[str, Any] = {
@@ -270,7 +267,6 @@ def _observation(
     data: ReportData,
     ids: _Ids,
     control: ControlResults,
-    index_of: Mapping[str, int],
     waivers: list[int],
 ) -> dict[str, Any]:
     c = control
@@ -288,10 +284,7 @@ def _observation(
         "types": ["control-objective"],
     }
     props = [_prop("evidence-index", i) for i in c.evidence]
-    props += [
-        _prop("failed-in", d, f"ledger index {index_of[d]}" if d in index_of else None)
-        for d in c.failed_in
-    ]
+    props += [_prop("failed-in", d) for d in c.failed_in]
     props += [_prop("waiver-index", i) for i in waivers]
     if props:
         observation["props"] = props
