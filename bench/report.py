@@ -72,11 +72,9 @@ def _child_settings(args: argparse.Namespace) -> Any:
 
 
 def _child_issue(args: argparse.Namespace) -> dict[str, Any]:
-    from reports.data import ReportOptions
-    from reports.service import ReportService
-
     from governance.policy.bundle import load_bundle
     from governance.runtime import Runtime
+    from reports import data, service
 
     settings = _child_settings(args)
     stages: dict[str, list[float]] = {}
@@ -88,15 +86,15 @@ def _child_issue(args: argparse.Namespace) -> dict[str, Any]:
 
     runtime = Runtime.open(settings, start=True)
     try:
-        service = ReportService(
+        reports = service.ReportService(
             runtime.engine,
             runtime.ledger,
             runtime.signer,
             lambda: load_bundle(overlay=settings.policy_data),
         )
-        options = ReportOptions.of(args.framework, args.start, args.end, args.checkpoint)
+        options = data.ReportOptions.of(args.framework, args.start, args.end, args.checkpoint)
         started = clock()
-        issued = service.issue(options, Path(args.out), progress=progress)
+        issued = reports.issue(options, Path(args.out), progress=progress)
         seconds = clock() - started
     finally:
         runtime.close()
