@@ -347,7 +347,9 @@ def _parse_sums(text: str) -> dict[str, str]:
     listed: dict[str, str] = {}
     for line in text.splitlines():
         digest, sep, name = line.partition("  ")
-        if not sep or len(digest) != 64 or not name or name in listed:
+        if not sep or len(digest) != 64 or name in listed:
+            raise ValueError(line)
+        if not name or name.startswith(".") or "/" in name or "\\" in name:
             raise ValueError(line)
         listed[name] = digest
     return listed
