@@ -257,12 +257,12 @@ class Ledger:
             if not 0 <= index < size:
                 raise InputError(f"index must satisfy 0 <= index < size (got {index}, {size})")
         self._require_size(size)
-        ranges = {index: merkle.inclusion_ranges(index, size) for index in indexes}
-        lookup = self._lookup([r for path in ranges.values() for r in path])
-        return {
-            index: [merkle.hash_range(start, end, lookup) for start, end in path]
-            for index, path in ranges.items()
-        }
+        paths = {index: merkle.inclusion_ranges(index, size) for index in indexes}
+        # Proofs in one tree share most of their upper ranges: each is hashed once.
+        distinct = list(dict.fromkeys(r for path in paths.values() for r in path))
+        lookup = self._lookup(distinct)
+        hashes = {(start, end): merkle.hash_range(start, end, lookup) for start, end in distinct}
+        return {index: [hashes[r] for r in path] for index, path in paths.items()}
 
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         """RFC 9162 consistency proof from tree ``old_size`` to tree ``new_size``."""
