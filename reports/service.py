@@ -4,7 +4,8 @@
 
 1. pin the options to a checkpoint (the newest, unless one was asked for), which fixes the
    report's id;
-2. build ``report-data.json`` from the ledger as of that checkpoint (:mod:`reports.data`);
+2. build ``report-data.json`` from the ledger as of that checkpoint (:mod:`reports.data`),
+   once the projections it reads have applied every entry (``catch_up``, when given);
 3. write the bundle, with an inclusion proof of every cited entry, signed with the ledger's key
    (:mod:`reports.bundle`);
 4. append a ``report`` entry naming the data digest and the manifest's (the manifest is its
@@ -70,11 +71,14 @@ class ReportService:
         ledger: Ledger,
         signer: NoteSigner,
         bundle: Callable[[], PolicyBundle],
+        *,
+        catch_up: Callable[[], None] | None = None,
     ) -> None:
         self._engine = engine
         self._ledger = ledger
         self._signer = signer
         self._bundle = bundle
+        self._catch_up = catch_up
 
     def pin(self, options: ReportOptions) -> ReportOptions:
         """Step 1: ``options`` at the newest checkpoint, or at the one asked for if it exists.
@@ -116,6 +120,8 @@ class ReportService:
     ) -> Issued:
         """Steps 1-4 of the module docstring; the bundle is written to ``out`` (new or empty)."""
         pinned = self.pin(options)
+        if self._catch_up is not None:
+            self._catch_up()
         data = build_report_data(
             self._engine, self._bundle(), self._signer.verifier_key, pinned, progress=progress
         )

@@ -121,7 +121,11 @@ class ReportStatus(BaseModel):
 def open_jobs(app: FastAPI, rt: Runtime) -> None:
     """Start taking report requests for ``app`` (its lifespan calls this)."""
     service = ReportService(
-        rt.engine, rt.ledger, rt.signer, lambda: load_bundle(overlay=rt.settings.policy_data)
+        rt.engine,
+        rt.ledger,
+        rt.signer,
+        lambda: load_bundle(overlay=rt.settings.policy_data),
+        catch_up=rt.projections.catch_up,
     )
     app.state.report_jobs = ReportJobs(service, rt.settings.reports_dir)
 
