@@ -299,6 +299,10 @@ def expected(s: Service, framework: str, start: str, end: str) -> dict[str, Any]
         "days": Counter(d["evaluated_at"][:10] for d in ours),
         "targets": sorted({d["target"] for d in ours}),
         "bundles": sorted({d["policy"]["bundle_digest"] for d in ours}),
+        # Erased decisions answer no results (and an error decision has none to answer).
+        "erased": sum(
+            not details[d["decision_id"]]["results"] and d["outcome"] != "error" for d in ours
+        ),
     }
 
 
@@ -309,7 +313,6 @@ def check_figures(s: Service, data: ReportData, framework: str, start: str, end:
     assert data.summary.outcomes.model_dump() == want["outcomes"]
     assert data.summary.break_glass == len(want["break_glass"])
     assert [b.decision_id for b in data.break_glass] == want["break_glass"]
-    assert all(b.reason == REASON for b in data.break_glass)
     assert data.summary.dry_run == want["dry_run"]
     assert data.summary.models == want["models"]
     assert data.summary.approvals == len(want["approvals"])
@@ -363,6 +366,7 @@ def check_figures(s: Service, data: ReportData, framework: str, start: str, end:
         entry = s.get(f"/api/v1/ledger/entries/{ref.index}")
         assert (entry["kind"], entry["leaf_hash"]) == (ref.kind, ref.leaf_hash)
     assert data.limitations.engine_errors == want["outcomes"]["error"]
+    assert data.limitations.erased == want["erased"]
     assert {c.control: c.count for c in data.limitations.declared} == {
         c: t["declared"] for c, t in want["controls"].items() if t.get("declared")
     }
@@ -387,6 +391,7 @@ def test_every_figure_matches_the_api(svc: Service, tmp_path: Path) -> None:
         )
         assert {c.framework for c in data.criteria.catalog} == set(data.report.frameworks)
     data = read_data(tmp_path / "all")
+    assert [b.reason for b in data.break_glass] == [REASON]
     assert data.summary.decisions == 5
     assert data.summary.break_glass == 1
     assert data.summary.dry_run == 1
@@ -432,6 +437,29 @@ def test_a_checkpoint_fixes_the_report(svc: Service, tmp_path: Path) -> None:
     assert data.decisions[-1].decision_id == svc.decisions["waived"]["decision_id"]
     with pytest.raises(Exception, match=f"no checkpoint of size {size + 1000}"):
         issue(svc, tmp_path / "none", checkpoint=size + 1000)
+
+
+def test_an_erased_decision_is_counted_but_its_results_are_gone(
+    svc: Service, tmp_path: Path
+) -> None:
+    issue(svc, tmp_path / "before")
+    before = read_data(tmp_path / "before")
+    glass = svc.decisions["break-glass"]
+    erasure = svc.rt.erasure.erase(glass["receipt"]["index"], "data subject request")
+    svc.rt.erasure.finish(erasure)
+    issue(svc, tmp_path / "after")
+    after = read_data(tmp_path / "after")
+    assert after.summary.decisions == before.summary.decisions
+    assert after.summary.outcomes == before.summary.outcomes
+    assert (before.limitations.erased, after.limitations.erased) == (0, 1)
+    assert [b.reason for b in after.break_glass] == ["(erased)"]
+    results = len(glass["results"])
+    total = [
+        sum(c.passed + c.failed + c.not_applicable + c.not_evaluated for c in d.controls)
+        for d in (before, after)
+    ]
+    assert total[0] - total[1] == results
+    check_figures(svc, after, "all", after.report.period.start, after.report.period.end)
 
 
 def test_issuing_again_gives_the_same_bytes_and_the_same_entry(
