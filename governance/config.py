@@ -32,6 +32,11 @@ class Settings(BaseSettings):
         Path("var/keys/checkpoint.key"),
         description="Ed25519 checkpoint signing key (PEM); created with mode 0600 when missing.",
     )
+    reports_dir: Path = Field(
+        Path("var/reports"),
+        description="Where the server keeps the report bundles it generates "
+        "(POST /api/v1/reports).",
+    )
     trust_config: Path | None = Field(
         None,
         description="Attestation trust configuration (YAML or JSON); default: Sigstore production "

@@ -26,6 +26,7 @@ from governance.lineage.ingest import LineageIngest
 from governance.lineage.projection import LineageProjection
 from governance.lineage.queries import LineageQueries
 from governance.metrics import Metrics
+from governance.reports_index.service import ReportIndex
 from governance.sql import Dialect
 
 if TYPE_CHECKING:
@@ -40,9 +41,12 @@ def build_projections(engine: Engine, write_lock: Any = None) -> Projections:
     """Every projection of the ledger, in the order they are applied to a batch."""
     from governance.attestations.projection import VerdictProjection
     from governance.gate.projection import GateProjection
+    from governance.reports_index.projection import ReportProjection
 
     return Projections(
-        engine, [LineageProjection(), VerdictProjection(), GateProjection()], write_lock
+        engine,
+        [LineageProjection(), VerdictProjection(), GateProjection(), ReportProjection()],
+        write_lock,
     )
 
 
@@ -117,6 +121,7 @@ class Runtime:
     evidence: EvidenceService
     erasure: ErasureService
     gate: GateService
+    reports: ReportIndex
     attestations: AttestationService | None = field(default=None)
 
     @classmethod
@@ -168,6 +173,7 @@ class Runtime:
             evidence=EvidenceService(ledger),
             erasure=ErasureService(ledger, projections),
             gate=GateService(engine, ledger, queries, lambda: build_policy_service(settings)),
+            reports=ReportIndex(engine),
         )
         if attestations:
             from governance.attestations.service import AttestationService

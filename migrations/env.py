@@ -10,7 +10,8 @@ import governance.attestations.models
 import governance.auth.models
 import governance.gate.models
 import governance.ledger.models
-import governance.lineage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import governance.lineage.models
+import governance.reports_index.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from governance.db import create_db_engine
 
 target_metadata = SQLModel.metadata

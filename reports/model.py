@@ -116,6 +116,8 @@ class Summary(_Data):
     dry_run: int
     models: int
     frameworks: list[FrameworkSummary]
+    #: Approvals recorded in the period (``approvals``).
+    approvals: int = 0
 
 
 class Decision(_Data):
@@ -166,7 +168,8 @@ class EvidenceRef(_Data):
     index: int
     kind: str
     leaf_hash: str
-    #: What cites it: decision ids, ``waiver:<index>``, ``attestation:<index>``.
+    #: What cites it: decision ids, ``approval:<index>``, ``attestation:<index>``,
+    #: ``waiver:<index>``.
     cited_by: list[str]
 
 
@@ -194,6 +197,21 @@ class BreakGlass(_Data):
     requested_by: str
     reason: str
     outcome: Outcome
+
+
+class Approval(_Data):
+    """An approval of a promotion recorded in the period (an ``approval`` entry).
+
+    Who approved what: the evidence of segregation of duties (ISO 27001 A.5.3).
+    """
+
+    index: int
+    digest: str
+    target: str
+    approver: str
+    approved_at: str
+    #: The decision it names, if any.
+    decision_id: str | None
 
 
 class AttestationVerdict(_Data):
@@ -234,6 +252,9 @@ class Limitations(_Data):
     engine_errors: int
     not_evaluated: list[ControlCount]
     declared: list[ControlCount]
+    #: Decisions whose entry's payload was erased: their control results are gone, so they are
+    #: counted by outcome but not in any control's figures.
+    erased: int = 0
 
 
 class CorrectiveAction(_Data):
@@ -294,3 +315,4 @@ class ReportData(_Data):
     decisions_per_day: list[DayCount]
     results_per_family: list[FamilyCount]
     soa: list[SoaEntry] = Field(default_factory=list)
+    approvals: list[Approval] = Field(default_factory=list)

@@ -137,6 +137,7 @@ def settings(database: Database, tmp_path: Path) -> Settings:
         signing_key_file=tmp_path / "keys" / "checkpoint.key",
         ledger_origin="test.governance/ledger",
         log_json=False,
+        reports_dir=tmp_path / "reports",
     )
 
 

@@ -21,6 +21,7 @@ from governance.api import (
     lineage,
     middleware,
     openapi,
+    reports,
 )
 from governance.config import Settings
 from governance.runtime import Runtime
@@ -57,12 +58,14 @@ def create_app(
             rt = Runtime.open(settings, attestations=True)
             app.state.runtime = rt
         rt.start()
+        reports.open_jobs(app, rt)
         if freeze_heap:
             gc.collect()
             gc.freeze()
         try:
             yield
         finally:
+            reports.close_jobs(app)
             if owned:
                 rt.close()
 
@@ -77,7 +80,7 @@ def create_app(
     )
     app.state.runtime = runtime
     errors.install(app)
-    for module in (health, evidence, ledger, erasure, lineage, attestations, gate, docs):
+    for module in (health, evidence, ledger, erasure, lineage, attestations, gate, reports, docs):
         app.include_router(module.router)
     openapi.install(app)
     middleware.install(app, settings.max_body_bytes)

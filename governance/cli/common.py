@@ -89,6 +89,39 @@ def progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
         yield lambda n: bar.advance(task, n)
 
 
+@contextmanager
+def stage_progress() -> Iterator[Callable[[str, int, int | None], None]]:
+    """Progress bars on stderr, one per stage of a long operation (hidden off a terminal).
+
+    The callback is told ``(stage, done, total)``; a new stage gets a new bar.
+    """
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def update(stage: str, done: int, total: int | None) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
 def echo_json(value: Any) -> None:
     """Print ``value`` as indented JSON (``--json`` output)."""
     typer.echo(json.dumps(value, indent=2, default=str))

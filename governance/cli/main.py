@@ -16,7 +16,7 @@ import typer
 from pydantic import ValidationError
 from typer.exceptions import TyperException
 
-from governance.cli import attest, gate, keys, ledger, lineage, policy
+from governance.cli import attest, gate, keys, ledger, lineage, policy, report
 from governance.cli.common import EXIT_ERROR, command_group, fail, settings_from_env
 from governance.errors import GovernanceError
 
@@ -29,6 +29,7 @@ app.add_typer(lineage.app, name="lineage")
 app.add_typer(attest.attest_app, name="attest")
 app.add_typer(attest.trust_app, name="trust")
 app.add_typer(policy.app, name="policy")
+app.add_typer(report.app, name="report")
 app.command("gate")(gate.gate)
 
 

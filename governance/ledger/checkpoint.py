@@ -182,9 +182,24 @@ class NoteSigner:
     def sign(self, checkpoint: Checkpoint) -> str:
         """Return the complete signed note for ``checkpoint``: body, blank line, signature."""
         body = checkpoint.body()
-        signature = self._private_key.sign(body)
-        line = f"{_SIG_PREFIX}{self.name} {_b64encode(self.key_id + signature)}\n"
-        return body.decode("utf-8") + "\n" + line
+        return body.decode("utf-8") + "\n" + self.signature_line(body)
+
+    def signature_line(self, text: bytes) -> str:
+        """Return this key's signature line for a signed note whose text is ``text``.
+
+        The note is ``text``, a blank line, then the line. ``text`` must be UTF-8 ending in a
+        newline, with no control character but newline (``CheckpointError`` otherwise). Any text
+        may be signed, not only checkpoint bodies: one that does not parse as a checkpoint (a
+        second line that is not a decimal tree size) can never be mistaken for one.
+        """
+        try:
+            decoded = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CheckpointError("note text is not valid UTF-8") from exc
+        if not decoded.endswith("\n") or _FORBIDDEN_CONTROL.search(decoded):
+            raise CheckpointError("note text must end with a newline and hold no control character")
+        signature = self._private_key.sign(text)
+        return f"{_SIG_PREFIX}{self.name} {_b64encode(self.key_id + signature)}\n"
 
     def __repr__(self) -> str:
         """Show the public identity only."""
@@ -253,6 +268,14 @@ class NoteVerifier:
         any signature by this key is invalid, or the signed text is not a checkpoint.
         """
         return parse_checkpoint_body(self._verified_text(note))
+
+    def verify_text(self, note: str | bytes) -> bytes:
+        """Authenticate a signed note of any text with this key and return the signed text.
+
+        Raises ``CheckpointError`` as :meth:`verify` does, except that the text need not be a
+        checkpoint.
+        """
+        return self._verified_text(note)
 
     def _verified_text(self, note: str | bytes) -> bytes:
         """Check the note's syntax and this key's signature; return the signed text."""

@@ -22,6 +22,7 @@ __all__ = [
     "EVIDENCE",
     "GATE_DECISION",
     "OPENLINEAGE",
+    "REPORT",
     "TRUST_CONFIG",
     "WAIVER",
     "EntryKind",
@@ -49,6 +50,7 @@ class EntryKind:
 LINEAGE_PROJECTION = "lineage"
 VERDICTS_PROJECTION = "attestation-verdicts"
 GATE_PROJECTION = "gate"
+REPORTS_PROJECTION = "reports"
 
 EVIDENCE = EntryKind(
     "evidence",
@@ -97,6 +99,13 @@ WAIVER = EntryKind(
     projections=(GATE_PROJECTION,),
 )
 
+REPORT = EntryKind(
+    "report",
+    "an audit report issued: its framework, period and checkpoint, and the digests of its data "
+    "and of its bundle's manifest (the manifest is the payload)",
+    projections=(REPORTS_PROJECTION,),
+)
+
 _REGISTRY: dict[str, EntryKind] = {
     k.name: k
     for k in (
@@ -109,6 +118,7 @@ _REGISTRY: dict[str, EntryKind] = {
         GATE_DECISION,
         APPROVAL,
         WAIVER,
+        REPORT,
     )
 }
 

@@ -176,6 +176,20 @@ def test_consistency_between_every_pair_of_checkpoints(runtime: Runtime) -> None
         merkle.verify_inclusion(leaf, index, sizes[-1], proof, roots[sizes[-1]])
 
 
+def test_batched_inclusion_proofs_are_the_single_ones(runtime: Runtime) -> None:
+    _append_many(runtime.ledger, 77)
+    for size in (1, 2, 64, 77):
+        indexes = sorted({0, size // 3, size // 2, size - 1})
+        batched = runtime.ledger.inclusion_proofs(indexes, size)
+        assert list(batched) == indexes
+        for index in indexes:
+            assert batched[index] == runtime.ledger.inclusion_proof(index, size)
+    with pytest.raises(InputError):
+        runtime.ledger.inclusion_proofs([0, 77], 77)
+    with pytest.raises(NotFound):
+        runtime.ledger.inclusion_proofs([0], 78)
+
+
 def test_reads_reject_impossible_requests(runtime: Runtime) -> None:
     _append_many(runtime.ledger, 3)
     with pytest.raises(NotFound):

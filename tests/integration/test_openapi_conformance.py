@@ -104,6 +104,8 @@ GATE_REQUEST = {
     "target": "production",
 }
 
+REPORT_REQUEST = {"framework": "all", "from": "2000-01-01", "to": "2100-01-01"}
+
 
 @dataclass
 class Live:
@@ -116,6 +118,7 @@ class Live:
     verdict_index: int = -1
     event_index: int = -1
     decision_id: str = ""
+    report_id: str = ""
 
     def send(self, method: str, path: str, role: str = "admin", **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.keys[role]}", **kwargs.pop("headers", {})}
@@ -171,6 +174,14 @@ def _seed(live: Live) -> None:
     decided = live.send("POST", "/api/v1/gate/decisions", role="gate", json=GATE_REQUEST)
     assert decided.status_code == 201, decided.text
     live.decision_id = decided.json()["decision_id"]
+    asked = live.send("POST", "/api/v1/reports", role="auditor", json=REPORT_REQUEST)
+    assert asked.status_code == 202, asked.text
+    live.report_id = asked.json()["id"]
+    deadline = time.monotonic() + 120
+    while (report := live.send("GET", asked.json()["status_url"]).json())["status"] != "done":
+        assert report["status"] != "failed", report
+        assert time.monotonic() < deadline, report
+        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -253,6 +264,11 @@ def pinned(live: Live) -> dict[str, list[dict[str, Any]]]:
         ],
         "POST /api/v1/gate/decisions/{decision_id}/replay": [
             {"path_parameters": {"decision_id": live.decision_id}}
+        ],
+        "POST /api/v1/reports": [{"body": REPORT_REQUEST, "media_type": "application/json"}],
+        "GET /api/v1/reports/{report_id}": [{"path_parameters": {"report_id": live.report_id}}],
+        "GET /api/v1/reports/{report_id}/bundle": [
+            {"path_parameters": {"report_id": live.report_id}}
         ],
         "POST /api/v1/waivers": [
             {

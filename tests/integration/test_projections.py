@@ -14,6 +14,7 @@ import json
 import os
 import random
 import signal
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -33,7 +34,10 @@ from governance.ledger.checkpoint import load_or_create_signing_key
 from governance.ledger.entries import Submitter
 from governance.lineage.fold import LineageFold
 from governance.lineage.validation import LineageEvent
+from governance.policy.bundle import load_bundle
 from governance.runtime import Runtime
+from reports.data import ReportOptions
+from reports.service import ReportService
 from tests.conftest import OPENLINEAGE, Database, shared_path
 from tests.integration import _workers as workers
 from tests.integration.test_attestations import expected_case
@@ -179,6 +183,12 @@ def mixed_workload(runtime: Runtime) -> dict[str, list[int]]:
 
     asyncio.run(run())
     assert len(indexes["pass"]) == len(PASSING)
+    # a report issued on all of it
+    with tempfile.TemporaryDirectory() as out:
+        issued = ReportService(runtime.engine, runtime.ledger, runtime.signer, load_bundle).issue(
+            ReportOptions.of("all", "2000-01-01", "2100-01-01"), Path(out) / "report"
+        )
+    indexes["report"] = [issued.receipt.index]
     return indexes
 
 
@@ -190,7 +200,16 @@ def test_reindex_reproduces_every_projection_after_a_mixed_workload(
     try:
         indexes = mixed_workload(runtime)
         # an erasure of each projected kind, through the one erasure service
-        for kind in ("lineage", "classification", "pass", "fail", "decision", "approval"):
+        kinds_erased = (
+            "lineage",
+            "classification",
+            "pass",
+            "fail",
+            "decision",
+            "approval",
+            "report",
+        )
+        for kind in kinds_erased:
             erasure = runtime.erasure.erase(indexes[kind][0], "data subject request")
             runtime.erasure.finish(erasure)
         tables = tables_of(runtime)
@@ -210,6 +229,10 @@ def test_reindex_reproduces_every_projection_after_a_mixed_workload(
         assert decisions[indexes["decision"][0]][-1] is None
         assert json.loads(decisions[indexes["decision"][1]][-1])
         assert [row[-1] for row in live["gate_approvals"]] == [None, "approved by auditor"]
+        # an erased report's manifest leaves its index row as the envelope says it
+        (report,) = live["reports"]
+        assert report[0] == indexes["report"][0]
+        assert runtime.ledger.entry(indexes["report"][0]).erased
         size = runtime.ledger.head()[0]
         for table in tables[:-1]:
             assert live[table], f"{table} is empty: the workload should fill every table"

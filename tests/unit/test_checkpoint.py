@@ -148,6 +148,21 @@ def test_go_signed_note_authenticates_with_both_keys() -> None:
             verifier.verify(note)
 
 
+def test_any_text_is_signed_and_verified_as_the_go_tool_does() -> None:
+    """Signed notes of other text than a checkpoint (a report's SHA256SUMS): the Go vector."""
+    signer = NoteSigner("PeterNeumann", peter_private_key())
+    assert signer.signature_line(GO_TEXT.encode()) == PETER_SIG
+    note = GO_TEXT + "\n" + PETER_SIG + ENOCH_SIG
+    assert NoteVerifier.from_verifier_key(PETER_VKEY).verify_text(note) == GO_TEXT.encode()
+    assert ref_open(note, ref_parse_vkey(PETER_VKEY)) == GO_TEXT
+    changed = note.replace("problem,", "problem;")
+    with pytest.raises(CheckpointError, match="invalid signature"):
+        NoteVerifier.from_verifier_key(PETER_VKEY).verify_text(changed)
+    for text in (b"no final newline", b"a\x01control\n", b"\xff\n"):
+        with pytest.raises(CheckpointError):
+            signer.signature_line(text)
+
+
 def test_go_invalid_signature_vector_is_rejected() -> None:
     mangled = PETER_SIG[:60] + "ABCD" + PETER_SIG[60:]
     verifier = NoteVerifier.from_verifier_key(PETER_VKEY)
