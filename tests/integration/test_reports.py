@@ -573,7 +573,8 @@ def _resign(directory: Path, signer: NoteSigner) -> None:
 
 def test_a_signed_but_inconsistent_bundle_is_caught(svc: Service, tmp_path: Path) -> None:
     issue(svc, tmp_path / "good")
-    # report-data.json says fewer denials than the PDF was rendered from.
+    # report-data.json says fewer denials than the outputs were rendered from (the first output
+    # in name order that carries the figure is named: the OSCAL document does).
     forged = tmp_path / "data"
     shutil.copytree(tmp_path / "good", forged)
     document = json.loads((forged / "report-data.json").read_bytes())
@@ -582,7 +583,7 @@ def test_a_signed_but_inconsistent_bundle_is_caught(svc: Service, tmp_path: Path
     _resign(forged, svc.rt.signer)
     result = verify_bundle(forged, svc.rt.ledger.verifier_key)
     assert result.problem is not None
-    assert result.problem.file == "report.pdf"
+    assert result.problem.file == "assessment-results.json"
     assert [s["status"] for s in result.steps][-1] == "failed"
     # A proof that leads elsewhere.
     forged = tmp_path / "proof"
