@@ -39,6 +39,7 @@ from governance.ledger.checkpoint import NoteSigner
 from governance.policy.bundle import load_bundle
 from governance.runtime import Runtime
 from reports import bundle as report_bundle
+from reports import oscal
 from reports.bundle import verify_bundle
 from reports.data import ReportOptions
 from reports.model import ReportData
@@ -501,6 +502,8 @@ def test_a_bundle_verifies_offline(svc: Service, tmp_path: Path) -> None:
     from governance.ledger.checkpoint import NoteVerifier
 
     assert NoteVerifier.from_verifier_key(svc.rt.ledger.verifier_key).verify_text(note) == sums
+    # The OSCAL Assessment Results validate against the vendored schema.
+    oscal.validate(json.loads((tmp_path / "b" / "assessment-results.json").read_bytes()))
 
 
 def _tamper(path: Path) -> None:
