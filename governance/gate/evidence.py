@@ -138,8 +138,10 @@ class EvidenceAssembler:
             if facts
         ]
 
-    def _record(self, ref: Any, size: int) -> tuple[dict[str, Any], int, str | None] | None:
-        """The JSON object of the evidence document ``ref`` names, its index and submitter."""
+    def _record(
+        self, ref: Any, size: int
+    ) -> tuple[dict[str, Any], int, str | None, str | None] | None:
+        """The evidence document ``ref`` names: its JSON object, index, submitter, receipt time."""
         match = _DOCUMENT_REF.match(ref) if isinstance(ref, str) else None
         if match is None:
             return None
@@ -159,7 +161,12 @@ class EvidenceAssembler:
             return None
         envelope = json.loads(self._ledger.entry(indexes[0]).envelope)
         submitter = envelope.get("submitted_by")
-        return record, indexes[0], submitter if isinstance(submitter, str) else None
+        return (
+            record,
+            indexes[0],
+            submitter if isinstance(submitter, str) else None,
+            policy_form(envelope.get("received_at")),
+        )
 
     def _records(self, classification: dict[str, Any], size: int, document: dict[str, Any]) -> None:
         """Assessments and request watermarks the model's node refers to (step 6)."""
@@ -169,7 +176,7 @@ class EvidenceAssembler:
             found = self._record(ref, size)
             if found is None:
                 continue
-            record, index, submitter = found
+            record, index, submitter, received_at = found
             fields = {snake(k): v for k, v in record.items()}
             assessment: dict[str, Any] = {
                 f: fields.get(f) if isinstance(fields.get(f), str) else None
@@ -181,10 +188,9 @@ class EvidenceAssembler:
                 else None
             )
             assessment["ref"] = assessment["ref"] or ref
-            envelope_time = self._received_at(index)
             assessments[name] = assessment | {
                 "declared_by": submitter,
-                "declared_at": envelope_time,
+                "declared_at": received_at,
                 "index": index,
             }
         if assessments:
@@ -206,16 +212,12 @@ class EvidenceAssembler:
                 )
             }
 
-    def _received_at(self, index: int) -> str | None:
-        received = json.loads(self._ledger.entry(index).envelope).get("received_at")
-        return policy_form(received)
-
     def _change(self, ref: str, size: int) -> dict[str, Any]:
         """The change record ``ref`` names (module docstring, step 5), or the bare reference."""
         found = self._record(ref, size)
         if found is None:
             return {"ref": ref}
-        record, index, _submitter = found
+        record, index, _submitter, _received_at = found
         status, digest = record.get("status"), record.get("digest")
         return {
             "ref": record["ref"] if isinstance(record.get("ref"), str) else ref,
