@@ -58,6 +58,7 @@ __all__ = [
     "family",
     "parse_time",
     "report_id",
+    "statement_of_applicability",
 ]
 
 FrameworkChoice = Literal["gdpr", "uae_pdpl", "iso27001", "all"]
@@ -229,7 +230,9 @@ def _catalog_control(control: Control) -> model.CatalogControl:
     )
 
 
-def _soa(controls: Sequence[model.CatalogControl], config: Mapping[str, Any]) -> list[Any]:
+def statement_of_applicability(
+    controls: Sequence[model.CatalogControl], config: Mapping[str, Any]
+) -> list[model.SoaEntry]:
     """The Statement of Applicability: one row per Annex A control an ISO control cites.
 
     Applicability and justification come from the configuration's ``soa`` (keyed by Annex A
@@ -259,7 +262,7 @@ def _soa(controls: Sequence[model.CatalogControl], config: Mapping[str, Any]) ->
                 model.SoaEntry(
                     control=control.control,
                     annex_a=ref,
-                    title=title,
+                    title=title[:1].upper() + title[1:],
                     applicable=bool(entry.get("applicable", True)),
                     justification=str(justification),
                     evaluated_by_service=True,
@@ -828,7 +831,7 @@ def _build(
             model.DayCount(day=day, **counts) for day, counts in sorted(decisions.days.items())
         ],
         results_per_family=_families(controls),
-        soa=_soa(catalog, bundle.config),
+        soa=statement_of_applicability(catalog, bundle.config),
         approvals=approvals,
     )
 

@@ -116,14 +116,22 @@ _VERIFY = "governance report verify DIR --public-key KEY"
 _T = TypeVar("_T")
 
 
-def data_digest(data: ReportData) -> str:
-    """``sha256:`` of the canonical ``report-data.json``: the digest the report is known by."""
-    return "sha256:" + hashlib.sha256(canonical_json(data.model_dump(mode="json"))).hexdigest()
+def data_digest(data: ReportData, canonical: bytes | None = None) -> str:
+    """``sha256:`` of the canonical ``report-data.json``: the digest the report is known by.
+
+    ``canonical`` is that file's bytes when the caller already has them (the bundle writes them
+    anyway; canonicalising 50,000 decisions takes seconds), else they are computed here.
+    """
+    raw = canonical_json(data.model_dump(mode="json")) if canonical is None else canonical
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
-def render_pdf(data: ReportData) -> bytes:
-    """The report as PDF bytes; the same ``data`` always gives the same bytes."""
-    digest = data_digest(data)
+def render_pdf(data: ReportData, canonical: bytes | None = None) -> bytes:
+    """The report as PDF bytes; the same ``data`` always gives the same bytes.
+
+    ``canonical``: ``report-data.json``'s bytes, if the caller has them (:func:`data_digest`).
+    """
+    digest = data_digest(data, canonical)
     info = data.report
     names = ", ".join(FRAMEWORK_NAMES[f] for f in info.frameworks)
     furniture = PageFurniture(
@@ -736,6 +744,44 @@ def _controls(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
         yield CondPageBreak(40 * mm)
         yield num.sub(f"{FRAMEWORK_NAMES[fw]}: failures and evidence")
         yield _failures_table(controls)
+        if fw == "iso27001":
+            yield from _statement_of_applicability(data, num)
+
+
+def _statement_of_applicability(data: ReportData, num: _Numbering) -> Iterator[Flowable]:
+    applicable = sum(1 for e in data.soa if e.applicable)
+    yield CondPageBreak(50 * mm)
+    yield num.sub("ISO/IEC 27001:2022: Statement of Applicability")
+    yield _body(
+        f"The Annex A controls the promotion gate evaluates: <b>{_n(applicable)}</b> of "
+        f"{_n(len(data.soa))} applicable. Applicability and justification come from the policy "
+        "configuration; the result is the control's in this period (table above). Annex A "
+        "controls the service does not evaluate belong in the organisation's own Statement of "
+        "Applicability. The same rows are in <b>soa.csv</b>."
+    )
+    if not data.soa:
+        yield _empty("The policy bundle evaluates no Annex A control.")
+        return
+    s = styles()
+    results = {c.control: c for c in data.controls}
+    rows = []
+    for e in data.soa:
+        c = results.get(e.control)
+        result = f"{_n(c.passed)} pass, {_n(c.failed)} fail" if c else "not in the catalog"
+        rows.append(
+            [
+                Paragraph(f"<b>{text(e.annex_a)}</b>", s.cell),
+                e.title,
+                "Yes" if e.applicable else "No",
+                e.justification,
+                [Paragraph(f"<b>{text(e.control)}</b>", s.cell), wrapped(result, s.cell)],
+            ]
+        )
+    yield data_table(
+        ["Annex A", "Control", "Applies", "Justification", "Evaluated as; result"],
+        rows,
+        [0.09, 0.25, 0.1, 0.37, 0.19],
+    )
 
 
 def _decision_failures(d: Decision) -> Paragraph:

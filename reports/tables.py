@@ -15,8 +15,15 @@ file               rows                  columns
 ================== ===================== =====================================================
 
 Lists are joined with ``;`` (decision ids, control ids and ledger indexes contain none), booleans
-are ``true``/``false`` as in the JSON. The bytes are deterministic: UTF-8, LF line ends,
-minimal quoting (a field with a comma, a quote or a line break is quoted), no index column.
+are ``true``/``false`` as in the JSON. The bytes are deterministic: UTF-8, CRLF line ends as
+RFC 4180 has them, minimal quoting (a field with a comma, a quote, a CR or an LF is quoted: with
+LF line ends Python's writer would leave a lone CR unquoted, which readers take for a row's end),
+no index column.
+
+A text cell that a spreadsheet would read as a formula (one starting with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return: free text such as a waiver's reason comes from API callers)
+gets a leading ``'``, so opening the file runs nothing (OWASP, "CSV Injection");
+``report-data.json`` holds every value as given.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ __all__ = [
     "DECISION_COLUMNS",
     "EVIDENCE_COLUMNS",
     "EXCEPTION_COLUMNS",
+    "FORMULA_STARTS",
     "LIST_SEPARATOR",
     "SOA_COLUMNS",
     "csv_bytes",
@@ -99,11 +107,17 @@ SOA_COLUMNS = (
 )
 
 
+#: First characters that make a spreadsheet evaluate a cell (module docstring).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: object) -> object:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return LIST_SEPARATOR.join(str(item) for item in value)
+        value = LIST_SEPARATOR.join(str(item) for item in value)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return value
 
 
@@ -124,8 +138,8 @@ def frames(data: ReportData) -> dict[str, pd.DataFrame]:
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
-    """``frame`` as CSV: a header row, UTF-8, LF line ends, minimal quoting, no index."""
-    text: str = frame.to_csv(index=False, lineterminator="\n")
+    """``frame`` as CSV: a header row, UTF-8, CRLF line ends, minimal quoting, no index."""
+    text: str = frame.to_csv(index=False, lineterminator="\r\n")
     return text.encode("utf-8")
 
 

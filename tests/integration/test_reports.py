@@ -603,6 +603,39 @@ def test_a_signed_but_inconsistent_bundle_is_caught(svc: Service, tmp_path: Path
     assert "inclusion" in result.problem.message
 
 
+def test_an_invalid_oscal_document_is_refused_and_named(
+    svc: Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A renderer fault (here: the results' uuid left out) never reaches an auditor unnoticed."""
+    render = oscal.assessment_results
+
+    def without_uuid(data: ReportData) -> dict[str, Any]:
+        document = render(data)
+        del document["assessment-results"]["uuid"]
+        return document
+
+    monkeypatch.setattr(oscal, "assessment_results", without_uuid)
+    size = svc.rt.ledger.head()[0]
+    with pytest.raises(oscal.InvalidAssessmentResults, match="uuid"):
+        issue(svc, tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()
+    assert svc.rt.ledger.head()[0] == size
+    # Issued anyway (the check bypassed), the bundle regenerates byte for byte from its data with
+    # the same renderer, and still fails verification on the schema, naming the document.
+    monkeypatch.setattr(oscal, "validate", lambda document: None)
+    issue(svc, tmp_path / "b")
+    monkeypatch.undo()
+    monkeypatch.setattr(oscal, "assessment_results", without_uuid)
+    result = verify_bundle(tmp_path / "b", svc.rt.ledger.verifier_key)
+    assert result.problem is not None
+    assert result.problem.file == "assessment-results.json"
+    assert "uuid" in result.problem.message
+    assert [(s["step"], s["status"]) for s in result.steps][-2:] == [
+        ("regeneration", "ok"),
+        ("OSCAL schema", "failed"),
+    ]
+
+
 def test_reindex_rebuilds_the_report_index(svc: Service, tmp_path: Path) -> None:
     issue(svc, tmp_path / "a", "gdpr")
     issue(svc, tmp_path / "b", "iso27001")

@@ -90,14 +90,17 @@ def test_counts_match_the_document(data: ReportData, files: dict[str, bytes]) ->
     ]
 
 
-def test_bytes_are_deterministic_utf8_with_lf_line_ends(
+def test_bytes_are_deterministic_utf8_with_crlf_line_ends(
     data: ReportData, files: dict[str, bytes]
 ) -> None:
     again = tables.csv_files(ReportData.model_validate_json(data.model_dump_json()))
     assert again == files
     for raw in files.values():
-        assert raw.endswith(b"\n")
-        assert b"\r" not in raw
+        assert raw.endswith(b"\r\n")
+        # RFC 4180: CRLF after every record, and any field holding a CR or LF quoted.
+        out = io.StringIO(newline="")
+        csv.writer(out, lineterminator="\r\n").writerows(parse(raw))
+        assert out.getvalue().encode() == raw
         assert not raw.startswith(b"\xef\xbb\xbf")
     assert "Zoë O'Brien".encode() in files["decisions.csv"]
     assert "Art. 9(1)–(2)".encode() in files["controls.csv"]
@@ -117,7 +120,7 @@ def test_an_empty_report_gives_headers_only(data: ReportData) -> None:
         update={"decisions": [], "controls": [], "evidence": [], "exceptions": [], "soa": []}
     )
     for name, raw in tables.csv_files(empty).items():
-        assert raw == (",".join(FILES[name][1]) + "\n").encode()
+        assert raw == (",".join(FILES[name][1]) + "\r\n").encode()
 
 
 def test_frames_are_the_csv_tables(data: ReportData) -> None:
