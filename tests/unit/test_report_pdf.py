@@ -15,10 +15,11 @@ import pytest
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from reports.model import DayCount, Period, ReportData
-from reports.pdf import _ranges, data_digest, render_pdf
+from reports.pdf import data_digest, render_pdf
 from reports.pdf_charts import timeline
 from reports.pdf_layout import FONT, TEXT_WIDTH, data_table, printable, styles, text
 from reports.pdf_layout import _pieces as pieces
+from reports.pdf_words import index_ranges
 from tests.reports_sample import sample_report_data
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,9 +124,9 @@ def test_numeric_columns_grow_to_fit_their_numbers() -> None:
 
 
 def test_ledger_indexes_are_shown_as_runs() -> None:
-    assert _ranges([9, 3, 4, 5, 5, 11, 12]) == ["3–5", "9", "11–12"]
-    assert _ranges([7]) == ["7"]
-    assert _ranges([]) == []
+    assert index_ranges([9, 3, 4, 5, 5, 11, 12]) == ["3–5", "9", "11–12"]
+    assert index_ranges([7]) == ["7"]
+    assert index_ranges([]) == []
 
 
 @pytest.mark.parametrize(
