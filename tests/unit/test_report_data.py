@@ -11,7 +11,8 @@ import pytest
 from governance.errors import InputError
 from governance.policy.bundle import load_bundle
 from reports import bundle
-from reports.data import ReportOptions, family, parse_time, report_id
+from reports.catalog import family
+from reports.data import ReportOptions, parse_time, report_id
 
 
 def test_period_bounds_are_dates_or_zoned_times() -> None:

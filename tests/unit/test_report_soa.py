@@ -6,7 +6,7 @@ import pytest
 
 from governance.errors import ConfigError
 from governance.policy.bundle import shipped_bundle
-from reports.data import statement_of_applicability
+from reports.catalog import statement_of_applicability
 from reports.model import CatalogControl
 
 ISO = CatalogControl(
