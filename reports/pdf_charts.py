@@ -159,6 +159,36 @@ def _style_value_axis(axis: Any, maximum: int) -> None:
     axis.gridStrokeWidth = 0.4
 
 
+def _stack(chart: Any, series: dict[str, list[int]]) -> None:
+    """Stack ``series`` (palette key → one value per category) in ``chart``, in that order."""
+    chart.data = list(series.values())
+    for i, key in enumerate(series):
+        chart.bars[i].fillColor = PALETTE[key]
+        chart.bars[i].strokeColor = None
+
+
+def _style_category_axis(axis: Any, names: list[str], colour: Any) -> None:
+    """A stacked category axis with ``names`` as labels, in the report's label font."""
+    axis.style = "stacked"
+    axis.categoryNames = names
+    axis.labels.fontName = FONT
+    axis.labels.fontSize = _LABEL_SIZE
+    axis.labels.fillColor = colour
+
+
+def _caption(chart: Any, caption: str) -> String:
+    """The axis caption, centred under ``chart``."""
+    return String(
+        chart.x + chart.width / 2,
+        2,
+        caption,
+        fontName=FONT,
+        fontSize=7.5,
+        fillColor=MUTED,
+        textAnchor="middle",
+    )
+
+
 def _label(bucket: Bucket, unit: Unit) -> str:
     d = bucket.first
     if unit == "month":
@@ -174,28 +204,24 @@ def decisions_chart(line: Timeline) -> Drawing:
     chart = VerticalBarChart()
     chart.x, chart.y = 34, 24
     chart.width, chart.height = TEXT_WIDTH - chart.x - 6, height - chart.y - 26
-    chart.data = [
-        [b.allow for b in buckets],
-        [b.deny for b in buckets],
-        [b.error for b in buckets],
-    ]
-    for i, outcome in enumerate(("allow", "deny", "error")):
-        chart.bars[i].fillColor = PALETTE[outcome]
-        chart.bars[i].strokeColor = None
+    _stack(
+        chart,
+        {
+            "allow": [b.allow for b in buckets],
+            "deny": [b.deny for b in buckets],
+            "error": [b.error for b in buckets],
+        },
+    )
     # Bars about twice as wide as the gaps between them.
     chart.groupSpacing = 1
     chart.barSpacing = 0
     chart.barWidth = 2
     cat = chart.categoryAxis
-    cat.style = "stacked"
     # One label every `every` bars, each given 40 pt: labels never overlap.
     every = max(1, math.ceil(len(buckets) * 40 / chart.width))
-    cat.categoryNames = [
-        _label(b, line.unit) if i % every == 0 else "" for i, b in enumerate(buckets)
-    ]
-    cat.labels.fontName = FONT
-    cat.labels.fontSize = _LABEL_SIZE
-    cat.labels.fillColor = MUTED
+    _style_category_axis(
+        cat, [_label(b, line.unit) if i % every == 0 else "" for i, b in enumerate(buckets)], MUTED
+    )
     cat.labels.boxAnchor = "n"
     cat.labels.dy = -3
     cat.strokeColor = MUTED
@@ -215,17 +241,7 @@ def decisions_chart(line: Timeline) -> Drawing:
         "week": f"Week: 7 days from the date shown (UTC), {years}",
         "month": "Calendar month (UTC)",
     }[line.unit]
-    drawing.add(
-        String(
-            chart.x + chart.width / 2,
-            2,
-            caption,
-            fontName=FONT,
-            fontSize=7.5,
-            fillColor=MUTED,
-            textAnchor="middle",
-        )
-    )
+    drawing.add(_caption(chart, caption))
     return drawing
 
 
@@ -266,22 +282,18 @@ def families_chart(families: Sequence[FamilyCount]) -> Drawing:
     chart.width, chart.height = TEXT_WIDTH - chart.x - 8, len(families) * row
     # reportlab draws the first category at the bottom: reverse, so the table order reads down.
     ordered = list(reversed(families))
-    chart.data = [
-        [f.passed for f in ordered],
-        [f.failed for f in ordered],
-        [f.other for f in ordered],
-    ]
-    for i, result in enumerate(("passed", "failed", "other")):
-        chart.bars[i].fillColor = PALETTE[result]
-        chart.bars[i].strokeColor = None
+    _stack(
+        chart,
+        {
+            "passed": [f.passed for f in ordered],
+            "failed": [f.failed for f in ordered],
+            "other": [f.other for f in ordered],
+        },
+    )
     chart.barSpacing = 0
     chart.groupSpacing = 4
     cat = chart.categoryAxis
-    cat.style = "stacked"
-    cat.categoryNames = list(reversed(names))
-    cat.labels.fontName = FONT
-    cat.labels.fontSize = _LABEL_SIZE
-    cat.labels.fillColor = INK
+    _style_category_axis(cat, list(reversed(names)), INK)
     cat.labels.boxAnchor = "e"
     cat.labels.dx = -4
     cat.strokeColor = MUTED
@@ -295,17 +307,7 @@ def families_chart(families: Sequence[FamilyCount]) -> Drawing:
         ("Other", PALETTE["other"]),
     ]
     drawing.add(_legend(items, TEXT_WIDTH - 4, height - 4))
-    drawing.add(
-        String(
-            chart.x + chart.width / 2,
-            2,
-            "Control results (one per control per decision)",
-            fontName=FONT,
-            fontSize=7.5,
-            fillColor=MUTED,
-            textAnchor="middle",
-        )
-    )
+    drawing.add(_caption(chart, "Control results (one per control per decision)"))
     return drawing
 
 
