@@ -53,7 +53,6 @@ TRAINING_JOB = ("ml-training", "train_churn")
 #: Options every example passes, and the variables behind them.
 REQUIRED_OPTIONS = (
     "--url",
-    "--api-key",
     "--model",
     "--version",
     "--digest",
@@ -154,7 +153,7 @@ def gitlab_step(url: str, key: str) -> GateStep:
     # Project CI/CD variables, predefined ones, the train job's dotenv and the pipeline's.
     provided = {
         "GOVERNANCE_URL": url,
-        "GOVERNANCE_GATE_KEY": key,
+        "GOVERNANCE_API_KEY": key,
         "GOVERNANCE_PACKAGE": "governance-audit",
         "GITLAB_USER_LOGIN": INITIATOR,
         "CI_COMMIT_TAG": VERSION,
@@ -235,7 +234,9 @@ def test_the_examples_pass_every_option_from_ci_variables(ci: str, tmp_path: Pat
     passed = arguments(tmp_path, step)
     assert set(REQUIRED_OPTIONS) <= set(passed), passed
     assert passed["--url"] == "https://governance.example.com"
-    assert passed["--api-key"] == "gov_example_key"
+    # The key reaches the CLI in its environment variable, never on the command line.
+    assert "--api-key" not in passed
+    assert step.variables["GOVERNANCE_API_KEY"] == "gov_example_key"
     assert (passed["--version"], passed["--digest"]) == (VERSION, DIGEST)
     assert (passed["--initiator"], passed["--change-ref"]) == (INITIATOR, CHANGE_REF)
     assert passed["--target"] == "production"
