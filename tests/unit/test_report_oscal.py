@@ -14,7 +14,7 @@ import pytest
 
 from reports import oscal
 from reports.model import ReportData
-from tests.reports_sample_tables import sample_report_data
+from tests.reports_sample import sample_report_data
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from reports import tables
 from reports.model import ReportData
-from tests.reports_sample_tables import sample_report_data
+from tests.reports_sample import sample_report_data
 
 FILES = {
     "decisions.csv": ("decisions", tables.DECISION_COLUMNS),
@@ -109,10 +109,10 @@ def test_bytes_are_deterministic_utf8_with_crlf_line_ends(
 def test_free_text_with_quotes_commas_and_newlines_round_trips(
     data: ReportData, files: dict[str, bytes]
 ) -> None:
-    [row] = parse(files["exceptions.csv"])[1:]
-    reason = row[tables.EXCEPTION_COLUMNS.index("reason")]
-    assert reason == data.exceptions[0].reason
-    assert all(special in reason for special in ('"', ",", "\n"))
+    column = tables.EXCEPTION_COLUMNS.index("reason")
+    reasons = [row[column] for row in parse(files["exceptions.csv"])[1:]]
+    assert reasons == [e.reason for e in data.exceptions]
+    assert any(all(special in reason for special in ('"', ",", "\n")) for reason in reasons)
 
 
 def test_an_empty_report_gives_headers_only(data: ReportData) -> None:
