@@ -228,7 +228,7 @@ def summary_section(data: ReportData, num: Numbering) -> Iterator[Flowable]:
         )
         charted = len(charted_families(families))
         yield table_note(
-            "Other: not applicable, not evaluated or waived."
+            "Other: not applicable or not evaluated. Failed includes failures a waiver covered."
             + (
                 f" The chart shows the {charted} families with the most results; the table lists "
                 f"all {len(families)}."
@@ -306,8 +306,9 @@ def limitations_section(data: ReportData, num: Numbering) -> Iterator[Flowable]:
     yield body_text(
         "Each decision is a gate-decision entry of the ledger: the policy engine evaluated the "
         "bundle's rules on the input document recorded with the decision, and every control of "
-        "the catalog came out passed, failed, not applicable, not evaluated or waived. The "
-        "figures count one result per control per decision. A passed result is <b>verified</b> "
+        "the catalog came out passed, failed, not applicable or not evaluated. A failure that a "
+        "waiver in force covered is counted as failed and as waived. The figures count one "
+        "result per control per decision. A passed result is <b>verified</b> "
         "when it rests on evidence the service checked itself (verified attestations, lineage "
         "and evidence entries in the ledger) and <b>declared</b> when it rests on what the "
         "requester stated. Evidence references are ledger indexes; the bundle holds an inclusion "
@@ -318,9 +319,10 @@ def limitations_section(data: ReportData, num: Numbering) -> Iterator[Flowable]:
     yield from bullets(
         [
             f"<b>Engine errors.</b> {plural(lim.engine_errors, 'decision')} ended in an engine "
-            "error; no control was evaluated in them, and they appear as not evaluated below.",
-            "<b>Not evaluated.</b> A control is not evaluated when the engine failed or the "
-            "input lacked what the rule reads; "
+            "error; no control was evaluated in them, so they add no control results: the "
+            "control figures count the other decisions' results.",
+            "<b>Not evaluated.</b> A control is not evaluated when the input lacked what its "
+            "rule reads; "
             f"{plural(len(lim.not_evaluated), 'control')} had such results.",
             "<b>Declared, not verified.</b> "
             f"{plural(len(lim.declared), 'control')} passed on the requester's declaration in "

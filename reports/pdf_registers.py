@@ -114,10 +114,10 @@ def controls_section(data: ReportData, num: Numbering) -> Iterator[Flowable]:
     """Section: per-control results, failures and evidence, and the ISO SoA."""
     yield from section_start(num.section("Control results"))
     yield body_text(
-        "Every control of the catalog, per framework: how often it passed, failed, did not "
-        "apply, was not evaluated or was waived, and how many passes were verified or declared "
-        "(section 4). A second table gives, per control, the decisions in which it failed and "
-        "the ledger entries its results cite."
+        "Every control of the catalog, per framework: how often it passed, failed (and how many "
+        "of those failures a waiver covered), did not apply or was not evaluated, and how many "
+        "passes were verified or declared (section 4). A second table gives, per control, the "
+        "decisions in which it failed and the ledger entries its results cite."
     )
     for fw in data.report.frameworks:
         controls = [c for c in data.controls if c.framework == fw]

@@ -226,6 +226,25 @@ def test_every_control_with_its_results_failures_and_evidence(sample: Rendered) 
         assert str(c.evidence[0]) in sample.prose
 
 
+def test_the_statement_of_applicability(sample: Rendered) -> None:
+    soa = sample.data.soa
+    assert soa
+    assert any(not e.applicable for e in soa)
+    applicable = sum(1 for e in soa if e.applicable)
+    heading = "ISO/IEC 27001:2022: Statement of Applicability"
+    assert re.search(rf"^\d+\.\d+\s+{re.escape(heading)}$", sample.layout, re.M)
+    assert f"evaluates: {n(applicable)} of {n(len(soa))} applicable" in sample.prose
+    results = {c.control: c for c in sample.data.controls}
+    for e in soa:
+        # Each row: the Annex A control, its applicability and the service control's result.
+        c = results[e.control]
+        applies = "Yes" if e.applicable else "No"
+        line = rf"^\s*{re.escape(e.annex_a)}\s.*?\s{applies}\s"
+        assert re.search(line, sample.layout, re.M), e.annex_a
+        assert f"{n(c.passed)} pass, {n(c.failed)} fail" in sample.prose
+        assert " ".join(e.justification.split()[:4]) in sample.prose
+
+
 def test_decisions_exceptions_break_glass_supply_chain(sample: Rendered) -> None:
     d = sample.data
     assert f"The period's {len(d.decisions)} decisions, by ledger index." in sample.prose
