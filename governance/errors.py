@@ -17,10 +17,14 @@ RFC 9457 problem documents in ``governance.api.errors``; the CLI maps them to ex
     │   ├── Unauthenticated       no key, or an unknown / revoked key          (401)
     │   └── Forbidden             a valid key without the needed role          (403)
     ├── Unavailable               temporarily saturated or not ready; retry    (503)
-    └── LedgerError
-        ├── ProofError            a Merkle proof does not verify               (verification)
-        ├── CheckpointError       a signed note is malformed or its signature is wrong
-        └── IntegrityError        stored ledger state contradicts itself
+    ├── LedgerError
+    │   ├── ProofError            a Merkle proof does not verify               (verification)
+    │   ├── CheckpointError       a signed note is malformed or its signature is wrong
+    │   └── IntegrityError        stored ledger state contradicts itself
+    └── CallFailed                a CLI client's call to a service failed      (exit 2)
+        └── GateCallFailed        ... the gate's (``governance.gate.client``)
+
+``CallFailed`` lives with the client (``governance.http_call``); the service never raises it.
 """
 
 from __future__ import annotations

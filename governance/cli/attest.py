@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import base64
 import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from governance.cli.common import (
-    EXIT_ERROR,
     EXIT_FAILED_CHECK,
     EXIT_OK,
     command_group,
@@ -132,8 +129,16 @@ def submit(
         str,
         typer.Option(envvar="GOVERNANCE_API_KEY", help="An ingest key [env GOVERNANCE_API_KEY]"),
     ] = "",
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait")] = 60.0,
 ) -> None:
-    """Send a bundle to a server; it verifies and records the verdict. Exit 0 pass, 1 fail."""
+    """Send a bundle to a server; it verifies and records the verdict. Exit 0 pass, 1 fail.
+
+    The verdict (the server's answer) is printed as JSON; on failure (422) the problem document,
+    naming the reason, goes to standard error. Exit 2 when the server could not be reached, did
+    not answer within ``--timeout``, or refused the request.
+    """
+    from governance.http_call import CallFailed, post_json
+
     if not api_key:
         raise InputError("an API key is required (--api-key or GOVERNANCE_API_KEY)")
     body: dict[str, Any] = {
@@ -141,21 +146,24 @@ def submit(
         "purpose": purpose,
         "expected_digest": digest,
     }
-    request = urllib.request.Request(  # noqa: S310 - the operator chooses the URL
-        url.rstrip("/") + "/api/v1/attestations",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {api_key}"},
-        method="POST",
-    )
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-            typer.echo(response.read().decode())
-            raise typer.Exit(EXIT_OK)
-    except urllib.error.HTTPError as exc:
-        typer.echo(exc.read().decode(), err=True)
-        raise typer.Exit(EXIT_FAILED_CHECK if exc.code == 422 else EXIT_ERROR) from None
-    except urllib.error.URLError as exc:
-        raise InputError(f"cannot reach {url}: {exc.reason}") from None
+        answer = post_json(
+            url,
+            "/api/v1/attestations",
+            api_key,
+            body,
+            timeout=timeout,
+            awaited="the verdict",
+            pending="the verdict may have been recorded anyway (GET /api/v1/attestations)",
+            hints={403: "the key needs the role ingest (or admin)"},
+        )
+    except CallFailed as exc:
+        if exc.status == 422:
+            typer.echo(exc.body.decode(errors="replace"), err=True)
+            raise typer.Exit(EXIT_FAILED_CHECK) from None
+        raise
+    typer.echo(json.dumps(answer))
+    raise typer.Exit(EXIT_OK)
 
 
 @trust_app.command()

@@ -14,14 +14,11 @@ can go wrong is :class:`GateCallFailed`, never a silent allow, and the message s
 
 from __future__ import annotations
 
-import http.client
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
-from governance.errors import GovernanceError
+from governance.http_call import CallFailed, post_json
 
 DECISIONS_PATH = "/api/v1/gate/decisions"
 
@@ -31,14 +28,10 @@ _MODES = ("enforce", "dry_run", "break_glass")
 _RESULT_LISTS = ("violations", "warnings", "waived")
 
 
-class GateCallFailed(GovernanceError):
+class GateCallFailed(CallFailed):
     """The gate could not be asked, or refused the request (status 0 when nothing answered)."""
 
     code = "gate-call"
-
-    def __init__(self, message: str, *, status: int = 0, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.status = status
 
 
 def request_decision(
@@ -48,47 +41,24 @@ def request_decision(
 
     The answer is checked to be a decision (:func:`check_decision`) before it is returned.
     """
-    if not url.startswith(("http://", "https://")):
-        raise GateCallFailed(f"the gate URL must be http:// or https://, not {url!r}")
-    request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
-        url.rstrip("/") + DECISIONS_PATH,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={
-            "Authorization": f"Bearer {api_key}",
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-        },
-    )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - checked
-            raw = response.read()
-    except urllib.error.HTTPError as exc:
-        raise _problem(exc.code, _error_body(exc)) from None
-    except urllib.error.URLError as exc:
-        # urllib wraps what fails before the request is sent: resolving, connecting, TLS.
-        raise GateCallFailed(
-            f"could not reach the gate at {url}: {exc.reason}", hint="check --url and the network"
-        ) from None
-    except TimeoutError:
-        # Raised bare once the request is out: the gate has it and may have decided.
-        raise GateCallFailed(
-            f"timed out after {timeout:g} s waiting for the decision from the gate at {url}",
-            hint="the decision may have been recorded anyway (GET /api/v1/gate/decisions?digest=); "
-            "ask again, with a longer --timeout if the gate is slow",
-        ) from None
-    except (OSError, http.client.HTTPException) as exc:
-        raise GateCallFailed(
-            f"the connection to the gate at {url} broke before it answered: "
-            f"{type(exc).__name__}: {exc}",
-            hint="ask again; the decision may have been recorded anyway",
-        ) from None
-    except ValueError as exc:  # http.client.InvalidURL, a malformed IPv6 literal
-        raise GateCallFailed(f"the gate URL {url!r} is not valid: {exc}") from None
-    try:
-        answer = json.loads(raw)
-    except ValueError:
-        raise GateCallFailed("the gate answered something that is not JSON") from None
+        answer = post_json(
+            url,
+            DECISIONS_PATH,
+            api_key,
+            body,
+            timeout=timeout,
+            service="the gate",
+            awaited="the decision",
+            pending="the decision may have been recorded anyway (GET /api/v1/gate/decisions"
+            "?digest=)",
+            hints={
+                403: "the key needs the role gate (or admin)",
+                503: "the gate is busy or not ready: ask again",
+            },
+        )
+    except CallFailed as exc:
+        raise GateCallFailed(exc.message, status=exc.status, body=exc.body, hint=exc.hint) from None
     return check_decision(answer)
 
 
@@ -146,31 +116,4 @@ def _not_a_decision(why: str) -> GateCallFailed:
     return GateCallFailed(
         f"the gate's answer is not a decision: {why}",
         hint="is --url the governance service itself, not a proxy or another service?",
-    )
-
-
-def _error_body(exc: urllib.error.HTTPError) -> bytes:
-    try:
-        return exc.read()
-    except (OSError, http.client.HTTPException):
-        return b""
-
-
-def _problem(status: int, raw: bytes) -> GateCallFailed:
-    try:
-        problem = json.loads(raw)
-        detail = problem.get("detail") or problem.get("title") or ""
-        errors = problem.get("errors") or []
-        if errors:
-            detail += "; " + "; ".join(f"{e.get('path')}: {e.get('message')}" for e in errors)
-    except (ValueError, AttributeError, TypeError):
-        detail = raw[:200].decode(errors="replace")
-    hints = {
-        401: "check the API key",
-        403: "the key needs the role gate (or admin)",
-        503: "the gate is busy or not ready: ask again",
-    }
-    what = "failed" if status >= 500 else "refused the request"
-    return GateCallFailed(
-        f"the gate {what} ({status}): {detail}", status=status, hint=hints.get(status)
     )
