@@ -21,8 +21,9 @@ start to its exit, whose peak RSS is read from ``os.wait4``:
     ``scan``: every row of the period's decisions read in keyset chunks, with its summary and
     control results parsed from JSON: the least any report over them has to do.
 ``validate``
-    ``reports.oscal.validate`` of the bundle's ``assessment-results.json`` (not part of
-    issuing; printed for its cost at this size).
+    ``reports.oscal.validate`` of the bundle's ``assessment-results.json`` alone (issuing
+    runs it too, before writing the bundle, as ``report verify`` does; printed for its cost at
+    this size).
 
 Every repeat issues the same report (same checkpoint and options), so the bundles must be
 byte-identical: the bench checks that the data digests agree.
