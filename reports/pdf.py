@@ -41,7 +41,6 @@ from reportlab.platypus import (
 from governance.ledger.canonical import canonical_json
 from reports.model import ReportData
 from reports.pdf_layout import (
-    FONT,
     MUTED,
     AuditDocTemplate,
     PageFurniture,
@@ -50,7 +49,6 @@ from reports.pdf_layout import (
     plain_table,
     styles,
     table_of_contents,
-    text,
 )
 from reports.pdf_overview import (
     integrity_section,
@@ -68,6 +66,10 @@ from reports.pdf_registers import (
     exceptions_section,
     sign_off_section,
     supply_chain_section,
+)
+from reports.pdf_text import (
+    FONT,
+    text,
 )
 from reports.pdf_words import (
     DECISION_ROWS,

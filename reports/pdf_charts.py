@@ -21,7 +21,16 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from reports.model import DayCount, FamilyCount, Period
-from reports.pdf_layout import FONT, INK, MUTED, PALETTE, TEXT_WIDTH, printable
+from reports.pdf_layout import (
+    INK,
+    MUTED,
+    PALETTE,
+    TEXT_WIDTH,
+)
+from reports.pdf_text import (
+    FONT,
+    printable,
+)
 
 __all__ = [
     "MAX_FAMILIES",

@@ -28,7 +28,6 @@ from reports.pdf_charts import (
     timeline,
 )
 from reports.pdf_layout import (
-    FONT_BOLD,
     MUTED,
     PALETTE,
     TEXT_WIDTH,
@@ -36,6 +35,9 @@ from reports.pdf_layout import (
     data_table,
     plain_table,
     styles,
+)
+from reports.pdf_text import (
+    FONT_BOLD,
     text,
     wrapped,
 )

@@ -26,6 +26,8 @@ from reports.pdf_layout import (
     hex_colour,
     plain_table,
     styles,
+)
+from reports.pdf_text import (
     text,
     wrapped,
 )

@@ -26,6 +26,8 @@ from reports.pdf_layout import (
     Heading,
     plain_table,
     styles,
+)
+from reports.pdf_text import (
     text,
     wrapped,
 )

@@ -17,8 +17,17 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reports.model import DayCount, Period, ReportData
 from reports.pdf import data_digest, render_pdf
 from reports.pdf_charts import timeline
-from reports.pdf_layout import FONT, TEXT_WIDTH, data_table, printable, styles, text
-from reports.pdf_layout import _pieces as pieces
+from reports.pdf_layout import (
+    TEXT_WIDTH,
+    data_table,
+    styles,
+)
+from reports.pdf_text import (
+    FONT,
+    printable,
+    text,
+)
+from reports.pdf_text import _pieces as pieces
 from reports.pdf_words import index_ranges
 from tests.reports_sample import sample_report_data
 

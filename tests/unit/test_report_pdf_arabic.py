@@ -22,23 +22,25 @@ from reportlab.platypus import Paragraph
 from reports.model import ReportData
 from reports.pdf import render_pdf
 from reports.pdf_layout import (
-    FONT,
-    FONT_ARABIC,
-    FONT_ARABIC_BOLD,
-    FONT_BOLD,
     AuditDocTemplate,
     Heading,
     PageFurniture,
     PageTotal,
     data_table,
-    printable,
     styles,
+)
+from reports.pdf_text import (
+    FONT,
+    FONT_ARABIC,
+    FONT_ARABIC_BOLD,
+    FONT_BOLD,
+    printable,
     text,
     wrapped,
 )
-from reports.pdf_layout import _broken as broken
-from reports.pdf_layout import _segments as segments
-from reports.pdf_layout import _width as width
+from reports.pdf_text import _broken as broken
+from reports.pdf_text import _segments as segments
+from reports.pdf_text import text_width as width
 from tests.conftest import prerequisite_missing
 from tests.reports_sample import sample_report_data
 
